@@ -1,0 +1,229 @@
+"""A simulated massager in process: firmware, state and timeline, its own time, and a test handle.
+
+:class:`SimulatedDevice` is what tests and ``sim:`` addresses use. It owns one
+:class:`~massagesim.firmware.OmpFirmware` and reads its clock for it; a host talks to it through
+a :class:`SimLink` (bytes in with :meth:`SimLink.feed`, bytes out through the ``send`` callback),
+which is also what the pty and TCP servers in :mod:`massagesim.serve` wrap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from types import TracebackType
+from typing import Final, Self
+
+from massagectl.clock import Clock, MonotonicClock
+from massagectl.profiles import Profile
+from massagectl.protocols.omp import BadFrame, FrameDecoder
+
+from .firmware import OmpFirmware, simulatable_profile
+from .state import DeviceState
+from .thermal import ThermalModel
+from .timeline import StateSnapshot, Timeline
+
+_LOG = logging.getLogger(__name__)
+
+#: The firmware's tick, in clock seconds.
+TICK_S: Final = 0.05
+#: The shortest tick in wall seconds. Under a large speedup, 50 clock ms is a few wall µs, and
+#: ticking that often would only burn CPU: events are applied at their exact due times anyway,
+#: so a longer tick only delays when unsolicited frames go out, not what they say.
+MIN_WALL_TICK_S: Final = 0.001
+
+Send = Callable[[bytes], None]
+
+
+class SimLink:
+    """One host connection to a :class:`SimulatedDevice`.
+
+    Made by :meth:`SimulatedDevice.connect`. Each link has its own frame buffer. A link that is
+    closed, or replaced by a newer one, takes no more bytes and is sent nothing more.
+    """
+
+    def __init__(
+        self, device: SimulatedDevice, send: Send, on_close: Callable[[], None] | None
+    ) -> None:
+        self._device = device
+        self._send = send
+        self._on_close = on_close
+        self._decoder = FrameDecoder()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether the link was closed or replaced."""
+        return self._closed
+
+    def feed(self, data: bytes) -> None:
+        """Deliver host-to-device bytes; they are processed at once, at the clock's now."""
+        if self._closed:
+            _LOG.debug("ignoring %d bytes on a closed link", len(data))
+            return
+        for item in self._decoder.feed(data):
+            if isinstance(item, BadFrame):
+                _LOG.debug("dropped a broken frame (%s): %s", item.reason, item.data.hex(" "))
+                continue
+            self.deliver(self._device.firmware.handle_frame(item, self._device.clock.now()))
+            if self._closed:  # the host's send callback may close the link
+                return
+
+    def deliver(self, data: bytes) -> None:
+        """Send device-to-host bytes over this link (nothing happens once it is closed)."""
+        if not data or self._closed:
+            return
+        try:
+            self._send(data)
+        except Exception:
+            # A broken host side must not take the device's time loop down with it.
+            _LOG.exception("sending to the host failed; closing the link")
+            self.close()
+
+    def close(self) -> None:
+        """Close the link; the device keeps running (its watchdog will stop it if active)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._device._detach(self)
+        if self._on_close is not None:
+            self._on_close()
+
+
+class SimulatedDevice:
+    """A simulated OMP/1 massager of a given profile, on a given clock.
+
+    Use it as an async context manager (``async with SimulatedDevice("omp-wand-heat") as dev``)
+    to run its time loop, then :meth:`connect` a host. The handle methods
+    (:meth:`set_temperature`, :meth:`inject_motor_fault`, ...) change it the way the physical
+    world would; :attr:`state` and :attr:`timeline` show what it is doing and has done.
+    """
+
+    def __init__(self, profile: Profile | str, clock: Clock | None = None) -> None:
+        self.profile: Profile = simulatable_profile(profile)
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
+        self.state: DeviceState = DeviceState()
+        self.timeline: Timeline = Timeline()
+        self.thermal: ThermalModel = ThermalModel.from_profile(self.profile)
+        self.firmware: OmpFirmware = OmpFirmware(
+            self.profile,
+            self.clock.now(),
+            state=self.state,
+            timeline=self.timeline,
+            thermal=self.thermal,
+        )
+        self._link: SimLink | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"<SimulatedDevice {self.profile.name}>"
+
+    # --- links -------------------------------------------------------------------------------
+
+    @property
+    def link(self) -> SimLink | None:
+        """The live host link, if any."""
+        return self._link
+
+    def connect(self, send: Send, *, on_close: Callable[[], None] | None = None) -> SimLink:
+        """Open a host link; everything the device sends goes to ``send``, synchronously.
+
+        A new link replaces the live one, which is closed (its ``on_close`` is called).
+        """
+        old = self._link
+        link = SimLink(self, send, on_close)
+        self._link = link
+        if old is not None:
+            old.close()
+        self.firmware.new_link()
+        _LOG.debug("%s: host connected", self.profile.name)
+        return link
+
+    def drop_link(self) -> None:
+        """Drop the live link as if the connection broke (a test-facing misbehaviour)."""
+        if self._link is not None:
+            self._link.close()
+
+    def _detach(self, link: SimLink) -> None:
+        if self._link is link:
+            self._link = None
+            _LOG.debug("%s: host disconnected", self.profile.name)
+
+    def _deliver(self, data: bytes) -> None:
+        if data and self._link is not None:
+            self._link.deliver(data)
+
+    # --- time --------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Bring the device up to the clock's now at once, sending what falls due.
+
+        :meth:`run` does this every tick; tests on a hand-driven clock call it themselves.
+        """
+        self._deliver(self.firmware.tick(self.clock.now()))
+
+    async def run(self) -> None:
+        """The device's own time loop, until cancelled: a firmware tick every 50 clock ms."""
+        period = max(TICK_S, MIN_WALL_TICK_S * self.clock.speedup)
+        deadline = self.clock.now()
+        while True:
+            deadline += period
+            await self.clock.sleep_until(deadline)
+            now = self.clock.now()
+            self._deliver(self.firmware.tick(now))
+            if now - deadline > period:
+                # Fell behind (a busy loop, a debugger): skip the missed ticks rather than run
+                # them in a burst; the firmware has applied every event at its own time anyway.
+                deadline = now
+
+    async def __aenter__(self) -> Self:
+        """Start the time loop."""
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name=f"massagesim {self.profile.name}")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the time loop.
+
+        The link stays: a host tearing down after the device still gets its STOP answered.
+        """
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # --- test-facing handle ------------------------------------------------------------------
+
+    def set_temperature(self, celsius: float) -> None:
+        """Put the heater element at a temperature now (at or above max_temp_c: overheat)."""
+        self._deliver(self.firmware.set_temperature(celsius, self.clock.now()))
+
+    def set_runaway(self, celsius: float | None) -> None:
+        """Make the heater aim for ``celsius`` while on (a failed thermostat); None heals it."""
+        self._deliver(self.firmware.set_runaway(celsius, self.clock.now()))
+
+    def inject_motor_fault(self) -> None:
+        """Stall the motor: MOTOR is set and the motor stops; speed commands are refused."""
+        self._deliver(self.firmware.inject_motor_fault(self.clock.now()))
+
+    def clear_motor_fault(self) -> None:
+        """Repair the motor: MOTOR clears."""
+        self._deliver(self.firmware.clear_motor_fault(self.clock.now()))
+
+    def set_battery(self, percent: float) -> None:
+        """Set the battery charge in percent (battery-powered profiles only)."""
+        self._deliver(self.firmware.set_battery(percent, self.clock.now()))
+
+    def on_change(self, callback: Callable[[StateSnapshot], None]) -> Callable[[], None]:
+        """Call ``callback`` with a snapshot at every change of speed, heat, program or faults.
+
+        Returns a function that unsubscribes.
+        """
+        return self.timeline.on_state(callback)

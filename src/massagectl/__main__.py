@@ -1,0 +1,5 @@
+"""``python -m massagectl``."""
+
+from .cli.app import main
+
+main()

@@ -1,0 +1,127 @@
+"""The ``massagectl`` commands."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ..errors import MassagectlError, UsageError
+from . import runner
+
+app = typer.Typer(
+    name="massagectl",
+    help="Control vibration, percussion and heat massagers, and simulate them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DeviceOption = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        "-d",
+        help="Device address: sim:PROFILE, serial:PATH[?profile=NAME&baud=N], "
+        "tcp:HOST:PORT[?profile=NAME].",
+    ),
+]
+
+
+@app.callback()
+def _global(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log.")] = 0,
+) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="massagectl: %(message)s", stream=sys.stderr)
+
+
+def _guard(fn_result: int) -> None:
+    if fn_result:
+        raise typer.Exit(fn_result)
+
+
+@app.command()
+def devices() -> None:
+    """List the device profiles."""
+    from ..profiles import all_profiles
+    from .render import profiles_table
+
+    try:
+        profiles = all_profiles()
+    except MassagectlError as exc:
+        runner.fail(str(exc), exc.exit_code)
+    # A pipe gets the whole table rather than rich's 80-column squeeze.
+    Console(width=None if sys.stdout.isatty() else 132).print(profiles_table(profiles))
+
+
+@app.command()
+def status(
+    device: DeviceOption,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show what a device is doing."""
+    from .commands import status_command
+
+    _guard(runner.run(status_command(device, as_json=as_json)))
+
+
+@app.command("set")
+def set_(
+    device: DeviceOption,
+    speed: Annotated[
+        str | None, typer.Option("--speed", "-s", help="40% of the range, or a level.")
+    ] = None,
+    heat: Annotated[
+        str | None, typer.Option("--heat", help="off, low, medium, high, or a level.")
+    ] = None,
+    program: Annotated[
+        str | None,
+        typer.Option("--program", "-p", help="Built-in program number or name; 0 ends it."),
+    ] = None,
+    hold: Annotated[
+        str | None,
+        typer.Option("--for", help="Hold the setting this long (90s, 5m, 1m30s), then stop."),
+    ] = None,
+) -> None:
+    """Set speed, heat or a built-in program."""
+    from .commands import set_command
+
+    _guard(runner.run(set_command(device, speed=speed, heat=heat, program=program, hold=hold)))
+
+
+@app.command()
+def stop(device: DeviceOption) -> None:
+    """Stop a device: speed 0, heat 0, no program."""
+    from .commands import stop_command
+
+    _guard(runner.run(stop_command(device)))
+
+
+@app.command()
+def sim(
+    profile: Annotated[str, typer.Argument(help="The device profile to simulate.")],
+    pty: Annotated[bool, typer.Option("--pty", help="Serve on a new pseudo-terminal.")] = False,
+    tcp: Annotated[
+        str | None, typer.Option("--tcp", help="Serve on HOST:PORT (port 0 picks one).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the address.")] = False,
+) -> None:
+    """Serve a simulated device; prints its address on the first line, then its state changes."""
+    from .commands import sim_command
+
+    if pty == (tcp is not None):
+        runner.fail("sim: give exactly one of --pty or --tcp HOST:PORT")
+    _guard(runner.run(sim_command(profile, pty=pty, tcp=tcp, quiet=quiet)))
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except UsageError as exc:  # pragma: no cover - commands handle their own
+        runner.fail(str(exc), exc.exit_code)

@@ -1,0 +1,180 @@
+"""The device commands' bodies, as coroutines run by :func:`massagectl.cli.runner.run`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from rich.console import Console
+
+from ..address import parse_address
+from ..connect import connect
+from ..device import Massager
+from ..durations import format_duration, parse_duration
+from ..errors import UsageError, ValueOutOfRange
+from .render import state_json, state_line, state_table
+from .values import Amount, parse_heat, parse_speed
+
+
+async def status_command(device: str, *, as_json: bool) -> None:
+    """``massagectl status``."""
+    parse_address(device)
+    async with connect(device) as m:
+        state = await m.status()
+        if as_json:
+            print(json.dumps(state_json(m.name, m.info, state), indent=2, ensure_ascii=False))
+        else:
+            Console().print(state_table(m.name, m.info, state))
+
+
+async def stop_command(device: str) -> None:
+    """``massagectl stop``."""
+    parse_address(device)
+    async with connect(device) as m:
+        await m.stop()
+        print(f"{m.name}: stopped")
+
+
+async def set_command(
+    device: str,
+    *,
+    speed: str | None,
+    heat: str | None,
+    program: str | None,
+    hold: str | None,
+) -> None:
+    """``massagectl set``: validate everything first, so that bad input changes nothing."""
+    parse_address(device)
+    if speed is None and heat is None and program is None:
+        raise UsageError("set: give at least one of --speed, --heat or --program")
+    if speed is not None and program is not None:
+        raise UsageError("set: --speed and --program both drive the motor; give one of them")
+    speed_amount = parse_speed(speed) if speed is not None else None
+    heat_amount = parse_heat(heat) if heat is not None else None
+    seconds = parse_duration(hold, what="--for") if hold is not None else None
+
+    async with connect(device) as m:
+        _validate(m, speed_amount, heat_amount)
+        program_index = _program_index(m, program) if program is not None else None
+        if program_index is not None:
+            await m.run_program(program_index)
+        if speed_amount is not None:
+            if speed_amount.fraction is not None:
+                await m.set_speed(speed_amount.fraction)
+            else:
+                assert speed_amount.level is not None
+                await m.set_speed_level(speed_amount.level)
+        if heat_amount is not None:
+            await m.set_heat(heat_amount.name or heat_amount.level or 0)
+        state = await m.status()
+        print(f"{m.name}: {state_line(m.info, state)}", flush=True)
+        if seconds is None:
+            m.release()
+            if state.active and m.info.watchdog_s:
+                print(
+                    f"{m.name}: the device's watchdog stops it {m.info.watchdog_s:g} s after this "
+                    "host goes quiet; use --for to hold a setting",
+                    file=sys.stderr,
+                )
+            return
+        await _hold(m, seconds)
+        await m.stop()
+        print(f"{m.name}: stopped after {format_duration(seconds)}", flush=True)
+
+
+def _validate(m: Massager, speed: Amount | None, heat: Amount | None) -> None:
+    # Checked before anything is sent, so that a bad value leaves the device untouched.
+    info = m.info
+    if speed is not None:
+        if info.speed_levels == 0 and (speed.fraction or speed.level):
+            raise ValueOutOfRange(f"{m.name}: this device has no motor")
+        if speed.level is not None and not 0 <= speed.level <= info.speed_levels:
+            raise ValueOutOfRange(
+                f"{m.name}: --speed {speed.level} is outside 0..{info.speed_levels}"
+            )
+    if heat is not None:
+        wants_heat = (heat.name not in (None, "off")) or bool(heat.level)
+        if info.heat_levels == 0 and wants_heat:
+            raise ValueOutOfRange(f"{m.name}: this device has no heater")
+        if heat.level is not None and not 0 <= heat.level <= info.heat_levels:
+            raise ValueOutOfRange(f"{m.name}: --heat {heat.level} is outside 0..{info.heat_levels}")
+
+
+def _program_index(m: Massager, program: str) -> int:
+    info = m.info
+    text = program.strip()
+    if text.isdigit():
+        index = int(text)
+        if not 0 <= index <= info.program_count:
+            raise ValueOutOfRange(
+                f"{m.name}: --program {index} is outside 0..{info.program_count}"
+                + ("" if info.program_count else " (this device has no built-in programs)")
+            )
+        return index
+    for i, name in enumerate(info.program_names, start=1):
+        if name.lower() == text.lower():
+            return i
+    known = ", ".join(f"{i} {n}" for i, n in enumerate(info.program_names, start=1)) or "none"
+    raise ValueOutOfRange(f"{m.name}: no built-in program {program!r} (known: {known})")
+
+
+async def _hold(m: Massager, seconds: float) -> None:
+    """Keep the setting for ``seconds`` of the device's clock; the writer feeds the watchdog."""
+    seen_faults: set[str] = set()
+
+    def on_state(state: object) -> None:
+        faults = set(getattr(state, "faults", ()))
+        for fault in sorted(faults - seen_faults):
+            print(f"{m.name}: device reports {fault}", file=sys.stderr, flush=True)
+        seen_faults.clear()
+        seen_faults.update(faults)
+
+    unsubscribe = m.subscribe(on_state)
+    lost = asyncio.create_task(m.link_lost.wait())
+    try:
+        sleeper = asyncio.create_task(m.clock.sleep_until(m.clock.now() + seconds))
+        done, _ = await asyncio.wait({sleeper, lost}, return_when=asyncio.FIRST_COMPLETED)
+        sleeper.cancel()
+        if lost in done and m.lost_reason is not None:
+            raise m.lost_reason
+    finally:
+        lost.cancel()
+        unsubscribe()
+
+
+async def sim_command(profile: str, *, pty: bool, tcp: str | None, quiet: bool) -> None:
+    """``massagectl sim``: the address on the first line, then one line per state change."""
+    from massagesim import SimulatedDevice, serve_pty, serve_tcp
+    from massagesim.timeline import StateSnapshot
+
+    from ..address import parse_host_port
+    from ..profiles import get_profile
+    from ..protocols.omp import fault_names
+
+    prof = get_profile(profile)
+    host, port = (
+        parse_host_port(tcp, what="--tcp", allow_any_port=True) if tcp is not None else ("", 0)
+    )
+    async with SimulatedDevice(prof) as device:
+        origin = device.clock.now()
+
+        def show(s: StateSnapshot) -> None:
+            faults = "|".join(fault_names(int(s.faults))) or "none"
+            battery = "mains" if s.battery_pct is None else f"{s.battery_pct:.0f}"
+            print(
+                f"t={s.t - origin:.3f} speed={s.speed} heat={s.heat} program={s.program} "
+                f"temp={s.temperature_c:.1f} battery={battery} faults={faults} cause={s.cause}",
+                flush=True,
+            )
+
+        if not quiet:
+            device.on_change(show)
+        if pty:
+            async with serve_pty(device) as path:
+                print(path, flush=True)
+                await asyncio.Event().wait()
+        else:
+            async with serve_tcp(device, host, port) as (bound_host, bound_port):
+                print(f"{bound_host}:{bound_port}", flush=True)
+                await asyncio.Event().wait()

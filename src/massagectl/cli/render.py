@@ -1,0 +1,110 @@
+"""How device facts look on a terminal and in JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from ..device import DeviceInfo, DeviceState
+from ..durations import format_duration
+from ..profiles import Profile
+
+
+def state_json(device: str, info: DeviceInfo, state: DeviceState) -> dict[str, Any]:
+    """The ``status --json`` document."""
+    return {
+        "device": device,
+        "speed": state.speed,
+        "speed_levels": info.speed_levels,
+        "heat": state.heat,
+        "heat_levels": info.heat_levels,
+        "program": state.program or None,
+        "program_name": info.program_name(state.program) if state.program else None,
+        "temperature_c": state.temperature_c,
+        "battery": state.battery,
+        "faults": list(state.faults),
+        "remaining_s": state.remaining_s,
+    }
+
+
+def state_line(info: DeviceInfo, state: DeviceState) -> str:
+    """One line summing up a device's state."""
+    parts = []
+    if info.speed_levels:
+        parts.append(f"speed {state.speed}/{info.speed_levels}")
+    if info.heat_levels:
+        parts.append(f"heat {state.heat}/{info.heat_levels}")
+    if state.program:
+        parts.append(f"program {state.program} ({info.program_name(state.program)})")
+    if state.temperature_c is not None:
+        parts.append(f"{state.temperature_c:.1f} °C")
+    if state.battery is not None:
+        parts.append(f"battery {state.battery}%")
+    if state.remaining_s:
+        parts.append(f"auto-off in {format_duration(state.remaining_s)}")
+    parts.append("faults " + (", ".join(state.faults) if state.faults else "none"))
+    return ", ".join(parts)
+
+
+def state_table(device: str, info: DeviceInfo, state: DeviceState) -> Table:
+    """``status`` as a table."""
+    table = Table(title=device, show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    if info.speed_levels:
+        table.add_row("speed", f"{state.speed} of {info.speed_levels}")
+    if info.heat_levels:
+        table.add_row("heat", f"{state.heat} of {info.heat_levels}")
+    if info.program_count:
+        running = f"{state.program} ({info.program_name(state.program)})" if state.program else "-"
+        table.add_row("program", running)
+    table.add_row(
+        "temperature", "-" if state.temperature_c is None else f"{state.temperature_c:.1f} °C"
+    )
+    table.add_row("battery", "mains" if state.battery is None else f"{state.battery}%")
+    table.add_row("auto-off in", format_duration(state.remaining_s) if state.remaining_s else "-")
+    table.add_row("faults", ", ".join(state.faults) or "none")
+    return table
+
+
+def profiles_table(profiles: list[Profile]) -> Table:
+    """``devices`` as a table."""
+    table = Table(title="Device profiles", title_justify="left")
+    for column in (
+        "profile",
+        "kind",
+        "speeds",
+        "heat",
+        "programs",
+        "power",
+        "watchdog",
+        "auto-off",
+        "source",
+    ):
+        table.add_column(column, no_wrap=column == "profile")
+    for p in profiles:
+        caps, limits = p.capabilities, p.limits
+        if p.capabilities_from_device:
+            table.add_row(
+                p.name,
+                p.kind,
+                *(["from device"] + ["-"] * 2),
+                p.power,
+                "-",
+                "-",
+                p.provenance.kind.value,
+            )
+            continue
+        table.add_row(
+            p.name,
+            p.kind,
+            str(p.speed_levels or "-"),
+            str(p.heat_levels or "-"),
+            str(len(caps.programs) or "-"),
+            p.power,
+            f"{limits.watchdog_s:g} s" if limits.watchdog_s else "none",
+            format_duration(limits.auto_off_s) if limits.auto_off_s else "-",
+            p.provenance.kind.value,
+        )
+    return table

@@ -1,0 +1,68 @@
+"""Running a command's coroutine: signals stop the device, errors become one line and an exit code.
+
+Ctrl-C (SIGINT), SIGTERM and SIGHUP cancel the command's task; the ``async with`` blocks of the
+devices then send STOP before the process exits. A :class:`MassagectlError` is printed as one line
+naming what went wrong, with its exit code (2 for bad input, 3 for a device or link failure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Coroutine
+from typing import Any, NoReturn
+
+from ..errors import MassagectlError
+
+_log = logging.getLogger("massagectl")
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_DEVICE = 3
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print ``massagectl: error: MESSAGE`` on stderr and exit with ``code``."""
+    print(f"massagectl: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+def run(coro: Coroutine[Any, Any, int | None]) -> int:
+    """Run a command's coroutine to its end; return the process exit code."""
+    received: list[signal.Signals] = []
+
+    async def guarded() -> int | None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def on_signal(sig: signal.Signals) -> None:
+            if not received:
+                _log.warning("%s received: stopping the device", sig.name)
+            received.append(sig)
+            task.cancel()
+
+        for sig in _STOP_SIGNALS:
+            loop.add_signal_handler(sig, on_signal, sig)
+        try:
+            return await coro
+        finally:
+            for sig in _STOP_SIGNALS:
+                loop.remove_signal_handler(sig)
+
+    try:
+        result = asyncio.run(guarded())
+    except MassagectlError as exc:
+        fail(str(exc), exc.exit_code)
+    except asyncio.CancelledError:
+        if received:
+            print(f"massagectl: stopped by {received[0].name}", file=sys.stderr, flush=True)
+            return 128 + int(received[0])
+        raise
+    except KeyboardInterrupt:  # a second Ctrl-C during the stop
+        return 128 + int(signal.SIGINT)
+    return EXIT_OK if result is None else result

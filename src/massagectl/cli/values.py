@@ -1,0 +1,45 @@
+"""Reading what people type for speed, heat and programs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import UsageError
+from ..mapping import HEAT_NAMES
+
+
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """A speed or heat given either as a fraction of the range or as a device level."""
+
+    fraction: float | None = None
+    level: int | None = None
+    name: str | None = None
+
+
+_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
+
+
+def parse_speed(text: str) -> Amount:
+    """``40%`` (a fraction of the range) or ``5`` (a level)."""
+    t = text.strip()
+    match = _PERCENT.match(t)
+    if match:
+        pct = float(match.group(1))
+        if pct > 100:
+            raise UsageError(f"--speed {text!r}: a percentage is at most 100%")
+        return Amount(fraction=pct / 100)
+    if t.isdigit():
+        return Amount(level=int(t))
+    raise UsageError(f"--speed {text!r}: use a percentage such as 40% or a level number such as 5")
+
+
+def parse_heat(text: str) -> Amount:
+    """``off``, ``low``, ``medium``, ``high`` or a level number."""
+    t = text.strip().lower()
+    if t in HEAT_NAMES:
+        return Amount(name=t)
+    if t.isdigit():
+        return Amount(level=int(t))
+    raise UsageError(f"--heat {text!r}: use off, low, medium, high or a level number")

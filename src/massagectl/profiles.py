@@ -1,0 +1,212 @@
+"""Device profiles: what a massager model can do, how to reach it, and where the facts come from.
+
+Profiles are data (``devices/*.yaml``), validated by the pydantic models here. A loading error
+names the file and the field, so a person editing a profile sees at once what to fix.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ProfileError
+from .resources import data_dir
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProvenanceKind(StrEnum):
+    """How much the facts in a profile can be trusted."""
+
+    SIMULATED_MODEL = "simulated-model"
+    DOCUMENTED = "documented"
+    REVERSE_ENGINEERED = "reverse-engineered"
+
+
+class Provenance(_Model):
+    """Where a profile's facts come from."""
+
+    kind: ProvenanceKind
+    source: str
+    checked_on_hardware: bool = False
+    note: str = ""
+
+
+class SpeedCapability(_Model):
+    """Speed settings of the motor."""
+
+    levels: Annotated[int, Field(ge=1, le=255)]
+    #: What a level means physically, e.g. percussions per minute; one value per level.
+    unit: str = ""
+    values: list[float] = []
+
+    @model_validator(mode="after")
+    def _values_match_levels(self) -> SpeedCapability:
+        if self.values and len(self.values) != self.levels:
+            raise ValueError(f"values has {len(self.values)} entries for {self.levels} levels")
+        return self
+
+
+class HeatCapability(_Model):
+    """Heat settings of the heater."""
+
+    levels: Annotated[int, Field(ge=1, le=255)]
+    #: The temperature the heater settles at on each level, °C.
+    celsius: list[float]
+    #: The heater's time constant in seconds (first-order model; used by the simulator).
+    time_constant_s: Annotated[float, Field(gt=0)] = 120.0
+
+    @model_validator(mode="after")
+    def _celsius_match_levels(self) -> HeatCapability:
+        if len(self.celsius) != self.levels:
+            raise ValueError(f"celsius has {len(self.celsius)} entries for {self.levels} levels")
+        return self
+
+
+class BuiltinProgram(_Model):
+    """One of the device's own auto programs."""
+
+    name: str
+    duration_s: Annotated[float, Field(gt=0)]
+    #: Speed levels the program steps through, one every ``step_s`` seconds, on a loop.
+    levels: Annotated[list[int], Field(min_length=1)]
+    step_s: Annotated[float, Field(gt=0)] = 2.0
+
+
+class Capabilities(_Model):
+    """What the device can do."""
+
+    speed: SpeedCapability | None = None
+    heat: HeatCapability | None = None
+    programs: list[BuiltinProgram] = []
+    battery: bool = False
+    temperature_sensor: bool = False
+
+    @model_validator(mode="after")
+    def _program_levels_in_range(self) -> Capabilities:
+        top = self.speed.levels if self.speed else 0
+        for p in self.programs:
+            bad = [lvl for lvl in p.levels if not 0 <= lvl <= top]
+            if bad:
+                raise ValueError(f"program {p.name!r} uses speed levels {bad} outside 0..{top}")
+        return self
+
+
+class Limits(_Model):
+    """The device's own safety behaviour."""
+
+    #: Seconds without a frame after which an active device stops itself; 0 = no watchdog.
+    watchdog_s: Annotated[float, Field(ge=0, le=25.5)] = 0.0
+    #: Seconds of continuous activity after which the device stops itself; None = never.
+    auto_off_s: Annotated[float, Field(gt=0)] | None = None
+    #: Heater cut-out temperature, °C.
+    max_temp_c: Annotated[int, Field(ge=0, le=255)] = 0
+
+
+class SerialSettings(_Model):
+    """Serial line defaults."""
+
+    baud: Annotated[int, Field(gt=0)] = 115200
+
+
+class BleSettings(_Model):
+    """How the device shows itself over BLE."""
+
+    name_prefixes: list[str] = []
+    service_uuids: list[str] = []
+
+
+class Simulation(_Model):
+    """Extra facts only the simulator needs."""
+
+    ambient_c: float = 22.0
+    #: Battery drain, percent per hour, idle and at full speed and full heat.
+    drain_idle_pct_h: Annotated[float, Field(ge=0)] = 1.0
+    drain_speed_pct_h: Annotated[float, Field(ge=0)] = 30.0
+    drain_heat_pct_h: Annotated[float, Field(ge=0)] = 40.0
+    low_battery_pct: Annotated[int, Field(ge=0, le=100)] = 15
+
+
+class Profile(_Model):
+    """A massager model."""
+
+    name: str
+    title: str
+    kind: Literal["percussion", "vibration", "heat", "chair", "any"]
+    protocol: Literal["omp"]
+    #: True when the capabilities come from the device itself (OMP/1 INFO) rather than here.
+    capabilities_from_device: bool = False
+    capabilities: Capabilities = Capabilities()
+    limits: Limits = Limits()
+    serial: SerialSettings = SerialSettings()
+    ble: BleSettings = BleSettings()
+    power: Literal["mains", "battery", "any"] = "any"
+    simulation: Simulation = Simulation()
+    provenance: Provenance
+
+    @property
+    def speed_levels(self) -> int:
+        """Speed levels, 0 when the device has no motor."""
+        return self.capabilities.speed.levels if self.capabilities.speed else 0
+
+    @property
+    def heat_levels(self) -> int:
+        """Heat levels, 0 when the device has no heater."""
+        return self.capabilities.heat.levels if self.capabilities.heat else 0
+
+    @property
+    def simulatable(self) -> bool:
+        """Whether the simulator can stand in for this model."""
+        return not self.capabilities_from_device
+
+
+def load_profile_file(path: Path) -> Profile:
+    """Load and validate one profile file; errors name the file and the field."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ProfileError(f"{path}{where}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{path}: a profile is a mapping of fields")
+    try:
+        profile = Profile.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise ProfileError(f"{path}: field {field}: {first['msg']}") from None
+    if profile.name != path.stem:
+        raise ProfileError(f"{path}: field name: {profile.name!r} must match the file name")
+    return profile
+
+
+@cache
+def _shipped() -> dict[str, Profile]:
+    folder = data_dir("devices")
+    return {p.stem: load_profile_file(p) for p in sorted(folder.glob("*.yaml"))}
+
+
+def all_profiles() -> list[Profile]:
+    """Every shipped profile, by name."""
+    return list(_shipped().values())
+
+
+def get_profile(name: str) -> Profile:
+    """A shipped profile by name, or a profile file by path."""
+    if name.endswith((".yaml", ".yml")):
+        return load_profile_file(Path(name))
+    try:
+        return _shipped()[name]
+    except KeyError:
+        known = ", ".join(_shipped())
+        raise ProfileError(f"unknown device profile {name!r}; known: {known}") from None

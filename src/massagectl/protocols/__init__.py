@@ -1,0 +1,1 @@
+"""Sans-I/O protocol codecs: commands to bytes, bytes to events. No asyncio, sockets or clocks."""

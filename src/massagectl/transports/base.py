@@ -1,0 +1,85 @@
+"""The one interface every transport offers: open, write, a stream of chunks, close, lost."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+
+from ..errors import LinkLost
+
+_log = logging.getLogger(__name__)
+
+
+class Transport(ABC):
+    """A byte pipe to one device.
+
+    Received chunks queue up until :meth:`read` takes them; once the link is lost, ``read``
+    raises :class:`~massagectl.errors.LinkLost` after the queued chunks are drained.
+    """
+
+    #: Whether the line may hold a half frame from an earlier host (serial lines do; a fresh
+    #: socket or an in-process link does not). The device layer sends its resync byte if so.
+    carries_stale_bytes: bool = False
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._lost_reason: str | None = None
+        self.lost = asyncio.Event()
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Open the link; raise :class:`~massagectl.errors.LinkError` naming what failed."""
+
+    @abstractmethod
+    async def write(self, data: bytes) -> None:
+        """Send bytes; raise :class:`~massagectl.errors.LinkLost` if the link is gone."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close the link. Safe to call more than once, and after the link was lost."""
+
+    async def read(self) -> bytes:
+        """The next received chunk."""
+        chunk = await self._chunks.get()
+        if chunk is None:
+            self._chunks.put_nowait(None)  # every later read sees the loss too
+            raise LinkLost(f"{self.description}: {self._lost_reason or 'link closed'}")
+        return chunk
+
+    @property
+    def is_lost(self) -> bool:
+        """Whether the link has gone away."""
+        return self.lost.is_set()
+
+    def _deliver(self, data: bytes) -> None:
+        if data and not self.lost.is_set():
+            self._chunks.put_nowait(bytes(data))
+
+    def _mark_lost(self, reason: str) -> None:
+        if self.lost.is_set():
+            return
+        _log.info("%s: link lost: %s", self.description, reason)
+        self._lost_reason = reason
+        self.lost.set()
+        self._chunks.put_nowait(None)
+
+    def _check_open(self) -> None:
+        if self.lost.is_set():
+            raise LinkLost(f"{self.description}: {self._lost_reason or 'link closed'}")
+
+
+class StreamProtocol(asyncio.Protocol):
+    """Feeds an asyncio connection (socket or serial) into a :class:`Transport`."""
+
+    def __init__(self, owner: Transport) -> None:
+        self._owner = owner
+
+    def data_received(self, data: bytes) -> None:
+        """Queue the chunk for the owner's readers."""
+        self._owner._deliver(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Tell the owner its link is gone."""
+        self._owner._mark_lost(str(exc) if exc else "closed by the other side")

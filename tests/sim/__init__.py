@@ -1,0 +1,1 @@
+"""Tests of the simulator (massagesim): firmware through bytes, the device handle, serving."""
