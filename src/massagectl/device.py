@@ -373,9 +373,15 @@ class Massager:
                 except TimeoutError:
                     _log.debug("%s: no answer to %s seq %d", self.name, what, request.seq)
                     continue
+            garbled = (
+                f"; {self.bad_frames} broken frames came instead: is it an OMP/1 device, "
+                "at the right baud rate?"
+                if self.bad_frames
+                else ""
+            )
             raise LinkLost(
                 f"{self.name}: no answer to {what} after {1 + omp.RETRIES} tries "
-                f"({omp.ANSWER_TIMEOUT_S * 1000:.0f} ms each)"
+                f"({omp.ANSWER_TIMEOUT_S * 1000:.0f} ms each){garbled}"
             )
         finally:
             self._inflight = None
@@ -396,8 +402,10 @@ class Massager:
 
     def _on_message(self, item: omp.Message | omp.BadFrame) -> None:
         if isinstance(item, omp.BadFrame):
+            # Counted and told in the error that follows if the link dies of it; one line per
+            # broken frame would drown the person in noise.
             self.bad_frames += 1
-            _log.warning("%s: dropped a broken frame (%s)", self.name, item.reason)
+            _log.debug("%s: dropped a broken frame (%s)", self.name, item.reason)
             return
         if isinstance(item, omp.Status):
             self._apply_status(item)
