@@ -5,7 +5,7 @@ Sans-I/O in the manner of h11: :class:`FrameDecoder` is fed bytes and hands back
 timeout, retries, the watchdog feed, the 50 frames/s cap) belongs to the caller, which has a
 clock. The device's side of the protocol lives in the simulator and uses the same codec.
 
-The byte layout follows the normative spec (docs/omp-1.md in the shared protocol notes):
+The byte layout follows the normative spec, docs/omp-1.md:
 ``COBS(TYPE SEQ PAYLOAD CRC16) 0x00`` with CRC-16/CCITT-FALSE over ``TYPE SEQ PAYLOAD``.
 """
 
