@@ -19,13 +19,14 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import operator
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import Clock, MonotonicClock
-from .errors import DeviceRefused, LinkLost, ProtocolError, ValueOutOfRange
+from .errors import DeviceError, DeviceRefused, LinkLost, ProtocolError, ValueOutOfRange
 from .mapping import fraction_to_level, heat_name_to_level
 from .profiles import Profile
 from .protocols import omp
@@ -108,7 +109,11 @@ class Massager:
         self._wake = asyncio.Event()
         self._inflight: omp.Request | None = None
         self._answer: asyncio.Future[omp.Message] | None = None
+        #: The slot the writer is exchanging now: its callers must hear of a close or a loss.
+        self._current: _Slot | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        #: True from a successful connect until close: commands are taken only then.
+        self._running = False
         self._last_sent_wall = 0.0
         self._last_sent_clock = self.clock.now()
         self._made_active = False
@@ -146,6 +151,7 @@ class Massager:
             if isinstance(status, omp.Status):
                 self._apply_status(status)
             self._tasks.append(asyncio.create_task(self._write_loop(), name=f"{self.name} writer"))
+            self._running = True
         except BaseException:
             await self._shutdown_tasks()
             await self.transport.close()
@@ -166,9 +172,10 @@ class Massager:
                 try:
                     async with asyncio.timeout(STOP_ON_EXIT_TIMEOUT_S):
                         await self.stop()
-                except (TimeoutError, LinkLost) as exc:
+                except (TimeoutError, DeviceError) as exc:
                     _log.warning("%s: could not confirm STOP on exit: %s", self.name, exc)
         finally:
+            self._running = False
             await self._shutdown_tasks()
             await self.transport.close()
             self._set_state(self._state, connected=False)
@@ -198,7 +205,13 @@ class Massager:
     def subscribe(self, listener: Callable[[DeviceState], None]) -> Callable[[], None]:
         """Call ``listener`` with every new state; returns a function that unsubscribes."""
         self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+
+        def unsubscribe() -> None:
+            # Safe to call twice (a cleanup path and a finally block often both do).
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
 
     async def status(self) -> DeviceState:
         """Ask the device for its state now."""
@@ -230,7 +243,10 @@ class Massager:
         if isinstance(heat, str):
             if heat.lower() != "off" and self.info.heat_levels == 0:
                 raise ValueOutOfRange(f"{self.name}: this device has no heater")
-            level = heat_name_to_level(heat, self.info.heat_levels)
+            try:
+                level = heat_name_to_level(heat, self.info.heat_levels)
+            except ValueOutOfRange as exc:
+                raise ValueOutOfRange(f"{self.name}: {exc}") from None
         else:
             level = heat
         self._check_range("heat level", level, self.info.heat_levels, "heater")
@@ -258,6 +274,12 @@ class Massager:
         await self._submit(omp.MsgType.PING, b"")
 
     def _check_range(self, what: str, value: int, top: int, lacking: str) -> None:
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            operator.index(value)
+        except TypeError:
+            raise ValueOutOfRange(f"{self.name}: {what} {value!r} is not a whole number") from None
         if top == 0 and value != 0:
             raise ValueOutOfRange(f"{self.name}: this device has no {lacking}")
         if not 0 <= value <= top:
@@ -278,8 +300,15 @@ class Massager:
     async def _submit(self, kind: omp.MsgType, payload: bytes) -> omp.Message:
         if self._lost is not None:
             raise self._lost
-        slot = self._slots.setdefault(kind, _Slot(kind, payload))
-        slot.payload = payload  # the newest value wins
+        if not self._running:
+            # Without a writer nobody would ever answer: fail now rather than wait forever.
+            raise LinkLost(f"{self.name}: not connected")
+        # The newest value wins, and it goes to the back of the queue: a SET_SPEED queued
+        # before a RUN_PROGRAM but replaced after it must still go out after it (SET_SPEED
+        # ends a running program), so that the device ends in the state asked for last.
+        slot = self._slots.pop(kind, None) or _Slot(kind, payload)
+        slot.payload = payload
+        self._slots[kind] = slot
         waiter: asyncio.Future[omp.Message] = asyncio.get_running_loop().create_future()
         slot.waiters.append(waiter)
         self._wake.set()
@@ -292,31 +321,42 @@ class Massager:
             return self._slots.pop(kind)
         return None
 
+    def _rate_gap(self) -> float:
+        """Wall seconds until the next frame may go out (the link's 50 frames/s cap)."""
+        # Wall time, not the injected clock: the cap protects a real link, which a scaled
+        # clock does not make any faster.
+        return self._last_sent_wall + 1.0 / omp.MAX_FRAMES_PER_S - time.monotonic()
+
     async def _write_loop(self) -> None:
-        min_gap = 1.0 / omp.MAX_FRAMES_PER_S
         try:
             while True:
                 if not self._slots:
                     await self._idle_until_work_or_keepalive()
                     continue
-                gap = self._last_sent_wall + min_gap - time.monotonic()
+                gap = self._rate_gap()
                 if gap > 0:
                     # Wait out the rate limit, then take whatever is newest by then.
                     await asyncio.sleep(gap)
                     continue
                 slot = self._next_slot()
                 assert slot is not None
+                self._current = slot
                 request = self._build(slot)
                 try:
                     answer = await self._exchange(request, slot.type.name)
                 except LinkLost as exc:
+                    self._current = None
                     self._fail_all(exc, slot)
                     return
+                self._current = None
                 for waiter in slot.waiters:
                     if not waiter.done():
                         waiter.set_result(answer)
         except asyncio.CancelledError:
-            self._fail_all(LinkLost(f"{self.name}: connection closed"), None)
+            # Closed with a frame still in flight: its callers hear of it too, not only the
+            # ones still queued (otherwise they would wait forever).
+            self._fail_all(LinkLost(f"{self.name}: connection closed"), self._current)
+            self._current = None
             raise
 
     def _build(self, slot: _Slot) -> omp.Request:
@@ -328,7 +368,11 @@ class Massager:
             return
         timeout: float | None = None
         watchdog = self._info.watchdog_s if self._info else 0.0
-        if watchdog > 0 and (self._state.active or self._made_active):
+        # Only while the device says it is active: keying this on "this host once made it
+        # active" as well made the timer fall due at once, again and again, once the device
+        # had stopped (a busy loop). A device that turns active wakes this wait up instead
+        # (see _set_state), so the feed starts without delay.
+        if watchdog > 0 and self._state.active:
             # Feed at a bit under the spec's watchdog/3 so that loop jitter never starves it.
             interval = watchdog / 3 * 0.8
             due = self._last_sent_clock + interval
@@ -364,6 +408,11 @@ class Massager:
         self._answer = loop.create_future()
         try:
             for _attempt in range(1 + omp.RETRIES):
+                # Every frame keeps to the 50 frames/s cap, HELLO and GET_STATUS at connect
+                # (sent before the writer runs) and retries included.
+                gap = self._rate_gap()
+                if gap > 0:
+                    await asyncio.sleep(gap)
                 await self.transport.write(request.wire)
                 self._last_sent_wall = time.monotonic()
                 self._last_sent_clock = self.clock.now()
@@ -436,6 +485,10 @@ class Massager:
             state = dataclasses.replace(state, connected=connected)
         if state == self._state:
             return
+        if state.active and not self._state.active:
+            # The writer may be idling without a keepalive timer: let it start feeding the
+            # watchdog now that the device is active.
+            self._wake.set()
         self._state = state
         for listener in list(self._listeners):
             try:
