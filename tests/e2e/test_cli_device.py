@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 
-from .support import SimProcess, massagectl, spawn
+from .support import CLI, SimProcess, massagectl, spawn
 
 
 def test_set_status_stop_on_a_heat_pad(heat_pad: SimProcess) -> None:
@@ -103,3 +104,24 @@ def test_ctrl_c_stops_the_device_before_exit(heat_pad: SimProcess) -> None:
     assert host.returncode == 128 + signal.SIGINT
     assert "Traceback" not in err
     assert heat_pad.wait_for(lambda s: s.heat == 0, timeout=2).cause == "STOP"
+
+
+def test_simulator_over_tcp() -> None:
+    sim = subprocess.Popen(
+        [*CLI, "sim", "omp-wand-heat", "--tcp", "127.0.0.1:0", "--quiet"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sim.stdout is not None
+        hostport = sim.stdout.readline().strip()
+        assert hostport.startswith("127.0.0.1:")
+        address = f"tcp:{hostport}?profile=omp-wand-heat"
+        done = massagectl("set", "--device", address, "--speed", "30%", "--heat", "2")
+        assert done.returncode == 0, done.stderr
+        assert "speed 3/10, heat 2/2" in done.stdout
+        doc = json.loads(massagectl("status", "--device", address, "--json").stdout)
+        assert (doc["speed"], doc["heat"]) == (3, 2)
+    finally:
+        sim.terminate()
+        sim.wait(5)
