@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable
 from types import TracebackType
 from typing import Final, Self
@@ -32,6 +33,9 @@ TICK_S: Final = 0.05
 #: ticking that often would only burn CPU: events are applied at their exact due times anyway,
 #: so a longer tick only delays when unsolicited frames go out, not what they say.
 MIN_WALL_TICK_S: Final = 0.001
+
+#: Under a virtual clock, the longest the time loop sleeps without looking at the firmware.
+EVENT_DRIVEN_MAX_SLEEP_S: Final = 1.0
 
 Send = Callable[[bytes], None]
 
@@ -165,6 +169,9 @@ class SimulatedDevice:
 
     async def run(self) -> None:
         """The device's own time loop, until cancelled: a firmware tick every 50 clock ms."""
+        if math.isinf(self.clock.speedup):
+            await self._run_event_driven()
+            return
         period = max(TICK_S, MIN_WALL_TICK_S * self.clock.speedup)
         deadline = self.clock.now()
         while True:
@@ -176,6 +183,19 @@ class SimulatedDevice:
                 # Fell behind (a busy loop, a debugger): skip the missed ticks rather than run
                 # them in a burst; the firmware has applied every event at its own time anyway.
                 deadline = now
+
+    async def _run_event_driven(self) -> None:
+        # Under virtual time a tick costs a jump of the whole clock, so the loop wakes only when
+        # the firmware has something due (at least once a clock second: a command may have
+        # armed an earlier event meanwhile; its effect is still applied at its own due time).
+        while True:
+            now = self.clock.now()
+            due = self.firmware.next_due()
+            wake = now + EVENT_DRIVEN_MAX_SLEEP_S
+            if due is not None:
+                wake = min(wake, max(due, now))
+            await self.clock.sleep_until(wake)
+            self._deliver(self.firmware.tick(self.clock.now()))
 
     async def __aenter__(self) -> Self:
         """Start the time loop."""

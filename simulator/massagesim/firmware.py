@@ -245,6 +245,15 @@ class OmpFirmware:
             self._emit_status()
         return self._flush()
 
+    def next_due(self) -> float | None:
+        """When the device next has something to do by itself (an event or a periodic STATUS)."""
+        event = self._next_event()
+        due = event[0] if event is not None else None
+        if self.state.active:
+            status_at = (self._last_status_at or self._t) + STATUS_PERIOD_S
+            due = status_at if due is None else min(due, status_at)
+        return due
+
     def new_link(self) -> None:
         """A new host connection: forget the last frame and any half frame in the buffer.
 

@@ -1,14 +1,22 @@
-"""Clocks, injected wherever time matters, so that the same code runs in real or scaled time.
+"""Clocks, injected wherever time matters, so that the same code runs in real, scaled or
+virtual time.
 
 Nothing in massagectl or massagesim calls ``time.monotonic`` or ``asyncio.sleep`` for a timed
 behaviour directly: it asks its clock. A :class:`ScaledClock` runs everything N times faster
-(``--speedup``), which is also how tests run long programs in little wall time.
+(``--speedup``); a :class:`VirtualClock` jumps straight to the next thing anyone waits for, so an
+hour-long program runs in well under a second, for tests and benchmarks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
+import math
 import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 
@@ -25,7 +33,11 @@ class Clock(Protocol):
 
     @property
     def speedup(self) -> float:
-        """How many clock seconds pass per wall second."""
+        """How many clock seconds pass per wall second (infinite for virtual time)."""
+        ...
+
+    def busy(self) -> AbstractContextManager[None]:
+        """Mark work in flight (a request awaiting its answer) that time must not jump over."""
         ...
 
 
@@ -47,6 +59,10 @@ class MonotonicClock:
     async def sleep(self, seconds: float) -> None:
         """Sleep for a number of clock seconds."""
         await self.sleep_until(self.now() + seconds)
+
+    def busy(self) -> AbstractContextManager[None]:
+        """Real time passes anyway: nothing to mark."""
+        return contextlib.nullcontext()
 
 
 class ScaledClock:
@@ -76,3 +92,121 @@ class ScaledClock:
     async def sleep(self, seconds: float) -> None:
         """Sleep for a number of clock seconds."""
         await self.sleep_until(self.now() + seconds)
+
+    def busy(self) -> AbstractContextManager[None]:
+        """Scaled real time passes anyway: nothing to mark."""
+        return contextlib.nullcontext()
+
+
+class VirtualClock:
+    """Virtual time: it stands still while anything can run, then jumps to the next deadline.
+
+    Start its driver with ``async with clock.running():``. Whenever the event loop has nothing
+    ready to run and no work is marked :meth:`busy` (a request on a real pty awaiting its
+    answer), the driver moves time to the earliest :meth:`sleep_until` deadline and wakes that
+    sleeper. Everything sharing the clock sees the same, consistent time: events happen in
+    deadline order, and a device's records carry the exact virtual times.
+    """
+
+    speedup: float = math.inf
+
+    #: Loop turns with nothing ready before time may jump (lets callbacks and I/O settle).
+    SETTLE_TURNS = 3
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._busy = 0
+        self._kick: asyncio.Event | None = None
+
+    def now(self) -> float:
+        """The virtual time."""
+        return self._now
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Wait until virtual time reaches ``deadline``."""
+        if deadline <= self._now:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (deadline, next(self._order), future))
+        if self._kick is not None:
+            self._kick.set()
+        try:
+            await future
+        finally:
+            if not future.done():
+                future.cancel()  # a cancelled sleeper is skipped when its turn comes
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep for a number of virtual seconds."""
+        await self.sleep_until(self._now + seconds)
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """Hold time still while the block runs (e.g. awaiting an answer over a real pty)."""
+        self._busy += 1
+        try:
+            yield
+        finally:
+            self._busy -= 1
+            if self._kick is not None:
+                self._kick.set()
+
+    def advance_to(self, t: float) -> None:
+        """Move time to ``t`` at once, waking every sleeper due by then (for hand-driven tests)."""
+        while self._sleepers and self._sleepers[0][0] <= t:
+            deadline, _, future = heapq.heappop(self._sleepers)
+            self._now = max(self._now, deadline)
+            if not future.done():
+                future.set_result(None)
+        self._now = max(self._now, t)
+
+    def _wake_next(self) -> bool:
+        while self._sleepers:
+            deadline, _, future = heapq.heappop(self._sleepers)
+            if future.done():
+                continue
+            self._now = max(self._now, deadline)
+            future.set_result(None)
+            # Everyone else due at the same moment wakes with it.
+            while self._sleepers and self._sleepers[0][0] <= self._now:
+                _, _, other = heapq.heappop(self._sleepers)
+                if not other.done():
+                    other.set_result(None)
+            return True
+        return False
+
+    async def _drive(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._kick = asyncio.Event()
+        while True:
+            idle_turns = 0
+            while idle_turns < self.SETTLE_TURNS:
+                await asyncio.sleep(0)
+                idle_turns = idle_turns + 1 if _loop_idle(loop) and not self._busy else 0
+            if not self._wake_next():
+                # Nobody is waiting on the clock: wait until somebody does, or work ends.
+                self._kick.clear()
+                await self._kick.wait()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[VirtualClock]:
+        """Run the driver that makes time pass for the duration of the block."""
+        task = asyncio.create_task(self._drive(), name="virtual clock")
+        try:
+            yield self
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self._kick = None
+
+
+def _loop_idle(loop: asyncio.AbstractEventLoop) -> bool:
+    # asyncio has no public "is anything ready?"; its base loop keeps the ready queue in
+    # ``_ready``. (The driver's own wake-up was taken off it before the driver runs.) A loop
+    # without one falls back on the settle turns alone.
+    ready = getattr(loop, "_ready", None)
+    return ready is None or len(ready) == 0

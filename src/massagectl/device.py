@@ -19,8 +19,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 import operator
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,8 +114,7 @@ class Massager:
         self._tasks: list[asyncio.Task[None]] = []
         #: True from a successful connect until close: commands are taken only then.
         self._running = False
-        self._last_sent_wall = 0.0
-        self._last_sent_clock = self.clock.now()
+        self._last_sent_clock = -math.inf
         self._made_active = False
         self._leave_running = False
         self._lost: LinkLost | None = None
@@ -321,11 +320,11 @@ class Massager:
             return self._slots.pop(kind)
         return None
 
-    def _rate_gap(self) -> float:
-        """Wall seconds until the next frame may go out (the link's 50 frames/s cap)."""
-        # Wall time, not the injected clock: the cap protects a real link, which a scaled
-        # clock does not make any faster.
-        return self._last_sent_wall + 1.0 / omp.MAX_FRAMES_PER_S - time.monotonic()
+    def _next_frame_at(self) -> float:
+        """Clock time at which the next frame may go out (the 50 frames/s cap)."""
+        # On the injected clock: under virtual or scaled time the simulated device counts its
+        # frames on that same clock, and a real device is only ever driven in real time.
+        return self._last_sent_clock + 1.0 / omp.MAX_FRAMES_PER_S
 
     async def _write_loop(self) -> None:
         try:
@@ -333,10 +332,10 @@ class Massager:
                 if not self._slots:
                     await self._idle_until_work_or_keepalive()
                     continue
-                gap = self._rate_gap()
-                if gap > 0:
+                ready_at = self._next_frame_at()
+                if ready_at > self.clock.now():
                     # Wait out the rate limit, then take whatever is newest by then.
-                    await asyncio.sleep(gap)
+                    await self.clock.sleep_until(ready_at)
                     continue
                 slot = self._next_slot()
                 assert slot is not None
@@ -366,23 +365,25 @@ class Massager:
         self._wake.clear()
         if self._slots:
             return
-        timeout: float | None = None
         watchdog = self._info.watchdog_s if self._info else 0.0
         # Only while the device says it is active: keying this on "this host once made it
         # active" as well made the timer fall due at once, again and again, once the device
         # had stopped (a busy loop). A device that turns active wakes this wait up instead
         # (see _set_state), so the feed starts without delay.
-        if watchdog > 0 and self._state.active:
-            # Feed at a bit under the spec's watchdog/3 so that loop jitter never starves it.
-            interval = watchdog / 3 * 0.8
-            due = self._last_sent_clock + interval
-            timeout = max(0.0, (due - self.clock.now()) / self.clock.speedup)
+        if not (watchdog > 0 and self._state.active):
+            await self._wake.wait()
+            return
+        # Feed at a bit under the spec's watchdog/3 so that loop jitter never starves it.
+        due = self._last_sent_clock + watchdog / 3 * 0.8
+        sleeper = asyncio.ensure_future(self.clock.sleep_until(due))
+        waker = asyncio.ensure_future(self._wake.wait())
         try:
-            async with asyncio.timeout(timeout):
-                await self._wake.wait()
-        except TimeoutError:
-            if self._state.active:
-                self._slots.setdefault(omp.MsgType.PING, _Slot(omp.MsgType.PING, b""))
+            done, _ = await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+        if waker not in done and self._state.active:
+            self._slots.setdefault(omp.MsgType.PING, _Slot(omp.MsgType.PING, b""))
 
     @property
     def lost_reason(self) -> LinkLost | None:
@@ -410,18 +411,17 @@ class Massager:
             for _attempt in range(1 + omp.RETRIES):
                 # Every frame keeps to the 50 frames/s cap, HELLO and GET_STATUS at connect
                 # (sent before the writer runs) and retries included.
-                gap = self._rate_gap()
-                if gap > 0:
-                    await asyncio.sleep(gap)
-                await self.transport.write(request.wire)
-                self._last_sent_wall = time.monotonic()
-                self._last_sent_clock = self.clock.now()
-                try:
-                    async with asyncio.timeout(omp.ANSWER_TIMEOUT_S):
-                        return await asyncio.shield(self._answer)
-                except TimeoutError:
-                    _log.debug("%s: no answer to %s seq %d", self.name, what, request.seq)
-                    continue
+                await self.clock.sleep_until(self._next_frame_at())
+                # Time must not jump past the answer timeout while the answer is on its way.
+                with self.clock.busy():
+                    await self.transport.write(request.wire)
+                    self._last_sent_clock = self.clock.now()
+                    try:
+                        async with asyncio.timeout(omp.ANSWER_TIMEOUT_S):
+                            return await asyncio.shield(self._answer)
+                    except TimeoutError:
+                        _log.debug("%s: no answer to %s seq %d", self.name, what, request.seq)
+                        continue
             garbled = (
                 f"; {self.bad_frames} broken frames came instead: is it an OMP/1 device, "
                 "at the right baud rate?"

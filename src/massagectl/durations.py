@@ -19,6 +19,8 @@ def parse_duration(value: str | float | int, *, what: str = "duration") -> float
         seconds = float(value)
     else:
         text = value.strip().lower().replace(" ", "")
+        if text.startswith("-"):
+            raise UsageError(f"{what} {value!r} must not be negative")
         try:
             seconds = float(text)
         except ValueError:

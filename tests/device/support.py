@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from massagectl.clock import Clock
@@ -154,6 +155,10 @@ class CountingClock:
     async def sleep_until(self, deadline: float) -> None:
         """Sleep on the wrapped clock."""
         await self.inner.sleep_until(deadline)
+
+    def busy(self) -> AbstractContextManager[None]:
+        """The wrapped clock's busy marker."""
+        return self.inner.busy()
 
 
 async def wait_until(condition: Callable[[], bool], within: float = 2.0) -> None:

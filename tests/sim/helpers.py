@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from contextlib import AbstractContextManager
 from typing import Any
 
 from massagectl.profiles import Profile
@@ -30,6 +32,10 @@ class ManualClock:
         """Jump to the deadline at once (virtual time), then let other tasks run."""
         self._t = max(self._t, deadline)
         await asyncio.sleep(0)
+
+    def busy(self) -> AbstractContextManager[None]:
+        """Nothing to hold: time moves only when told."""
+        return contextlib.nullcontext()
 
 
 class Bench:
