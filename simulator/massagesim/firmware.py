@@ -239,8 +239,11 @@ class OmpFirmware:
     def tick(self, now: float) -> bytes:
         """Let time pass up to ``now``; returns the unsolicited frames the device sends."""
         self._advance(now)
+        # Compared as "now has reached last + period", the very sum next_due() reports, so
+        # that waking exactly at that due time always emits (a difference could fall a
+        # rounding error short and leave the STATUS due forever).
         if self.state.active and (
-            self._last_status_at is None or self._t - self._last_status_at >= STATUS_PERIOD_S
+            self._last_status_at is None or self._t >= self._last_status_at + STATUS_PERIOD_S
         ):
             self._emit_status()
         return self._flush()
@@ -250,7 +253,8 @@ class OmpFirmware:
         event = self._next_event()
         due = event[0] if event is not None else None
         if self.state.active:
-            status_at = (self._last_status_at or self._t) + STATUS_PERIOD_S
+            last = self._last_status_at if self._last_status_at is not None else self._t
+            status_at = last + STATUS_PERIOD_S
             due = status_at if due is None else min(due, status_at)
         return due
 
