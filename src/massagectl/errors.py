@@ -24,6 +24,10 @@ class ProfileError(UsageError):
     """A device profile is missing, unknown or malformed."""
 
 
+class ProgramError(UsageError):
+    """A massage program is missing, unknown or malformed; the message names file, line, field."""
+
+
 class AddressError(UsageError):
     """A device address does not parse."""
 
