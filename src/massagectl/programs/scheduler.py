@@ -1,0 +1,430 @@
+"""The scheduler: runs a program on one device or several in step, in real, scaled or virtual time.
+
+It walks the :class:`~massagectl.programs.timeline.Timeline` at absolute deadlines (no drift:
+each deadline is computed from the program's origin, never from the last wake-up), sends each
+device only what changes, and takes live controls: pause and resume (devices rest while paused
+and ramp back in on resume), next and previous step, extend or end a hold, an intensity scale
+from 0 to 150 %, and stop, which overtakes everything. Every way out of :meth:`run` stops every
+device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from ..clock import Clock
+from ..device import Massager
+from ..errors import DeviceError, DeviceRefused
+from .model import Program
+from .timeline import (
+    DEFAULT_SAMPLE_S,
+    MAX_INTENSITY,
+    Change,
+    DeviceRange,
+    Fade,
+    Levels,
+    Segment,
+    Timeline,
+)
+
+_log = logging.getLogger(__name__)
+
+#: How long speed takes to come back after a pause.
+RESUME_RAMP_S: Final = 3.0
+#: How much one "extend" adds to a hold.
+HOLD_EXTEND_S: Final = 10.0
+#: Within this much of a step's start, "previous" goes to the step before rather than restarting.
+PREVIOUS_GRACE_S: Final = 2.0
+#: How long the scheduler waits for the devices to confirm STOP on its way out.
+STOP_TIMEOUT_S: Final = 2.0
+
+EventKind = Literal[
+    "step", "sent", "paused", "resumed", "intensity", "hold", "refused", "finished", "stopped"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something the live view (or a log) may want to show."""
+
+    kind: EventKind
+    position: float
+    segment: Segment | None = None
+    device: str | None = None
+    levels: Levels | None = None
+    message: str = ""
+
+
+@dataclass(slots=True)
+class _Track:
+    """One device's walk along its own timeline (levels differ between device ranges)."""
+
+    massager: Massager
+    timeline: Timeline
+    sent: Levels
+    changes: Iterator[Change] | None = None
+    pending: Change | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a run is, for the live view."""
+
+    position: float
+    duration: float
+    segment: Segment
+    step_left: float
+    paused: bool
+    intensity: float
+    levels: dict[str, Levels] = field(default_factory=dict)
+
+    @property
+    def total_left(self) -> float:
+        """Program time left."""
+        return max(0.0, self.duration - self.position)
+
+
+Outcome = Literal["finished", "stopped"]
+
+
+def device_range(m: Massager) -> DeviceRange:
+    """The range a connected device offers."""
+    info = m.info
+    return DeviceRange(info.speed_levels, info.heat_levels, info.program_count)
+
+
+class Scheduler:
+    """Runs ``program`` on ``devices``. Call :meth:`run`; call the controls from anywhere in
+    the same event loop while it runs."""
+
+    def __init__(
+        self,
+        program: Program,
+        devices: Sequence[Massager],
+        *,
+        clock: Clock | None = None,
+        intensity: float = 1.0,
+        sample_s: float = DEFAULT_SAMPLE_S,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        if not devices:
+            raise ValueError("a program needs at least one device")
+        self.program = program
+        self.devices = list(devices)
+        self.clock: Clock = clock or devices[0].clock
+        self.sample_s = sample_s
+        self._intensity = _clamp_intensity(intensity)
+        self._listeners: list[Callable[[Event], None]] = [on_event] if on_event else []
+        self._tracks = [
+            _Track(m, Timeline(program, device_range(m)), _levels_of(m)) for m in self.devices
+        ]
+        self._anchor_prog = 0.0
+        self._anchor_clock = self.clock.now()
+        self._paused = False
+        self._fade: Fade | None = None
+        self._stopped = False
+        self._rest_needed = False
+        self._poke = asyncio.Event()
+        self._segment: Segment | None = None
+        self._stop_tasks: list[asyncio.Task[None]] = []
+        #: Clock seconds each step started after its deadline (for benchmarks and diagnostics).
+        self.onset_lateness: list[float] = []
+
+    # --- what it is doing ----------------------------------------------------------------
+
+    @property
+    def timeline(self) -> Timeline:
+        """The first device's timeline (all share step times)."""
+        return self._tracks[0].timeline
+
+    @property
+    def duration(self) -> float:
+        """The program's length, holds as extended so far."""
+        return self.timeline.duration
+
+    @property
+    def intensity(self) -> float:
+        """The live intensity scale, 0 to 1.5."""
+        return self._intensity
+
+    @property
+    def paused(self) -> bool:
+        """Whether the run is paused."""
+        return self._paused
+
+    def position(self) -> float:
+        """Program time now."""
+        if self._paused or self._stopped:
+            return self._anchor_prog
+        return min(self.duration, self._anchor_prog + self.clock.now() - self._anchor_clock)
+
+    def progress(self) -> Progress:
+        """A snapshot for the live view."""
+        pos = self.position()
+        segment = self.timeline.segment_at(pos)
+        return Progress(
+            position=pos,
+            duration=self.duration,
+            segment=segment,
+            step_left=max(0.0, segment.end - pos),
+            paused=self._paused,
+            intensity=self._intensity,
+            levels={t.massager.name: t.sent for t in self._tracks},
+        )
+
+    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``listener`` with every event; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    # --- live controls ---------------------------------------------------------------------
+
+    def pause(self) -> None:
+        """Pause: program time stands still and the devices rest."""
+        if self._paused or self._stopped:
+            return
+        self._anchor_prog = self.position()
+        self._paused = True
+        self._rest_needed = True
+        self._emit("paused")
+        self._poke.set()
+
+    def resume(self) -> None:
+        """Resume where it paused, the speed ramping back in from zero."""
+        if not self._paused or self._stopped:
+            return
+        self._paused = False
+        self._anchor_clock = self.clock.now()
+        self._fade = Fade(self._anchor_prog, RESUME_RAMP_S)
+        self._emit("resumed")
+        self._replan()
+
+    def toggle_pause(self) -> None:
+        """Pause if running, resume if paused."""
+        if self._paused:
+            self.resume()
+        else:
+            self.pause()
+
+    def next_step(self) -> None:
+        """Skip to the start of the next step (the end, from the last one)."""
+        self._seek(self.timeline.segment_at(self.position()).end)
+
+    def previous_step(self) -> None:
+        """Back to the start of this step, or to the previous step when just past its start."""
+        pos = self.position()
+        segment = self.timeline.segment_at(pos)
+        if pos - segment.start > PREVIOUS_GRACE_S or segment.index == 0:
+            self._seek(segment.start)
+        else:
+            self._seek(self.timeline.segments[segment.index - 1].start)
+
+    def extend_hold(self, seconds: float = HOLD_EXTEND_S) -> bool:
+        """Make the current hold longer, up to its ``max_duration``; False if not in a hold."""
+        pos = self.position()
+        segment = self.timeline.segment_at(pos)
+        step = segment.step
+        if not step.hold or step.max_duration is None:
+            return False
+        longer = min(step.max_duration, segment.duration + seconds)
+        if longer <= segment.duration:
+            return False
+        for track in self._tracks:
+            track.timeline = track.timeline.with_duration(segment.index, longer)
+        self._emit("hold", message=f"hold extended to {longer:g} s")
+        self._seek(pos, keep_fade=True)
+        return True
+
+    def end_hold(self) -> bool:
+        """End the current hold now; False if not in a hold."""
+        segment = self.timeline.segment_at(self.position())
+        if not segment.step.hold:
+            return False
+        self._emit("hold", message="hold ended")
+        self._seek(segment.end)
+        return True
+
+    def set_intensity(self, intensity: float) -> None:
+        """Set the intensity scale (0 to 1.5); the devices' range is never exceeded."""
+        self._intensity = _clamp_intensity(intensity)
+        self._emit("intensity", message=f"{self._intensity:.0%}")
+        if not self._paused:
+            self._seek(self.position(), keep_fade=True)
+
+    def adjust_intensity(self, delta: float) -> None:
+        """Change the intensity scale by ``delta`` (e.g. +0.1)."""
+        self.set_intensity(round(self._intensity + delta, 6))
+
+    def stop(self) -> None:
+        """Stop now: every device gets STOP at once, ahead of any queued setpoint."""
+        if self._stopped:
+            return
+        self._anchor_prog = self.position()
+        self._stopped = True
+        for track in self._tracks:
+            self._stop_tasks.append(asyncio.ensure_future(_stop_quietly(track.massager)))
+        self._poke.set()
+
+    # --- running -----------------------------------------------------------------------------
+
+    async def run(self) -> Outcome:
+        """Run the program to its end (or until stopped); the devices end at rest either way."""
+        self._anchor_clock = self.clock.now()
+        self._anchor_prog = 0.0
+        self._replan()
+        try:
+            outcome = await self._loop()
+        finally:
+            await self._rest_all()
+        self._emit("finished" if outcome == "finished" else "stopped")
+        return outcome
+
+    async def _loop(self) -> Outcome:
+        while not self._stopped:
+            if self._rest_needed:
+                self._rest_needed = False
+                await self._rest_all()
+                continue
+            if self._paused:
+                self._poke.clear()
+                await self._poke.wait()
+                continue
+            due = [t.pending for t in self._tracks if t.pending is not None]
+            if not due:
+                return "finished"
+            t = min(c.t for c in due)
+            deadline = self._anchor_clock + (t - self._anchor_prog)
+            if await self._sleep_or_poke(deadline):
+                continue
+            await self._apply_due(t, deadline)
+        return "stopped"
+
+    async def _apply_due(self, t: float, deadline: float) -> None:
+        batch: list[tuple[_Track, Change]] = []
+        for track in self._tracks:
+            if track.pending is not None and track.pending.t <= t:
+                batch.append((track, track.pending))
+                track.pending = _next(track.changes)
+        index = batch[0][1].segment
+        segments = self.timeline.segments
+        if index < len(segments) and (self._segment is None or self._segment.index != index):
+            self.onset_lateness.append(self.clock.now() - deadline)
+            self._segment = segments[index]
+            self._emit("step", segment=self._segment)
+        await asyncio.gather(*(self._send(track, change.levels) for track, change in batch))
+
+    async def _send(self, track: _Track, target: Levels) -> None:
+        m, sent = track.massager, track.sent
+        try:
+            if target.program != sent.program:
+                if target.program:
+                    await m.run_program(target.program)
+                else:
+                    # SET_SPEED ends a running program, even at the same level.
+                    await m.set_speed_level(target.speed)
+            elif not target.program and target.speed != sent.speed:
+                await m.set_speed_level(target.speed)
+            if target.heat != sent.heat:
+                await m.set_heat(target.heat)
+        except DeviceRefused as exc:
+            # A device in a fault (overheat, motor) refuses; the program goes on, and the
+            # person is told. Safety faults that must end the run are the envelope's call.
+            self._emit("refused", device=m.name, message=str(exc))
+        track.sent = target
+        self._emit("sent", device=m.name, levels=target)
+
+    async def _sleep_or_poke(self, deadline: float) -> bool:
+        """Wait for the deadline; True if a control poked first."""
+        if self._poke.is_set():
+            self._poke.clear()
+            return True
+        if deadline <= self.clock.now():
+            return False
+        sleeper = asyncio.ensure_future(self.clock.sleep_until(deadline))
+        poker = asyncio.ensure_future(self._poke.wait())
+        try:
+            done, _ = await asyncio.wait({sleeper, poker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            poker.cancel()
+        if poker in done:
+            self._poke.clear()
+            return True
+        return False
+
+    def _seek(self, position: float, *, keep_fade: bool = False) -> None:
+        if self._stopped:
+            return
+        self._anchor_prog = min(max(0.0, position), self.duration)
+        self._anchor_clock = self.clock.now()
+        if not keep_fade:
+            self._fade = None
+        if not self._paused:
+            self._replan()
+
+    def _replan(self) -> None:
+        for track in self._tracks:
+            track.changes = track.timeline.changes(
+                start=self._anchor_prog,
+                intensity=self._intensity,
+                fade=self._fade,
+                sample_s=self.sample_s,
+            )
+            track.pending = _next(track.changes)
+        self._segment = None if self._anchor_prog < self.duration else self._segment
+        self._poke.set()
+
+    async def _rest_all(self) -> None:
+        """STOP every device (at the end, on pause, on any way out)."""
+        tasks = [asyncio.ensure_future(_stop_quietly(t.massager)) for t in self._tracks]
+        tasks += self._stop_tasks
+        self._stop_tasks = []
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for track in self._tracks:
+            track.sent = Levels(0, 0, 0)
+
+    def _emit(
+        self,
+        kind: EventKind,
+        *,
+        segment: Segment | None = None,
+        device: str | None = None,
+        levels: Levels | None = None,
+        message: str = "",
+    ) -> None:
+        event = Event(kind, self.position(), segment, device, levels, message)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a view's bug must never stop a massage mid-way uncontrolled
+                _log.exception("scheduler listener failed")
+
+
+async def _stop_quietly(m: Massager) -> None:
+    try:
+        async with asyncio.timeout(STOP_TIMEOUT_S):
+            await m.stop()
+    except (TimeoutError, DeviceError) as exc:
+        _log.warning("%s: could not confirm STOP: %s", m.name, exc)
+
+
+def _levels_of(m: Massager) -> Levels:
+    s = m.state
+    return Levels(s.speed, s.heat, s.program)
+
+
+def _next(changes: Iterator[Change] | None) -> Change | None:
+    return None if changes is None else next(changes, None)
+
+
+def _clamp_intensity(value: float) -> float:
+    return min(MAX_INTENSITY, max(0.0, value))
