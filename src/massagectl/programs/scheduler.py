@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
@@ -160,7 +161,7 @@ class Scheduler:
         """Program time now."""
         if self._paused or self._stopped:
             return self._anchor_prog
-        return min(self.duration, self._anchor_prog + self.clock.now() - self._anchor_clock)
+        return min(self.duration, self._anchor_prog + (self.clock.now() - self._anchor_clock))
 
     def progress(self) -> Progress:
         """A snapshot for the live view."""
@@ -299,27 +300,43 @@ class Scheduler:
                 await self._poke.wait()
                 continue
             due = [t.pending for t in self._tracks if t.pending is not None]
-            if not due:
-                return "finished"
-            t = min(c.t for c in due)
+            # A step starts on time even when no level changes at its start (a ramp that
+            # begins where the last step ended, the same speed again): its onset is a
+            # deadline of its own, or its cue would show late or never. And the run lasts
+            # to the program's end even when the devices are at rest before it (a last step
+            # with the motor off, a pulse's last off phase).
+            t = min([c.t for c in due] + [self._next_onset(), self.duration])
             deadline = self._anchor_clock + (t - self._anchor_prog)
             if await self._sleep_or_poke(deadline):
                 continue
-            await self._apply_due(t, deadline)
+            if not due and t >= self.duration:
+                return "finished"
+            await self._apply_due(t)
         return "stopped"
 
-    async def _apply_due(self, t: float, deadline: float) -> None:
+    def _next_onset(self) -> float:
+        """Program time of the next step start still to announce (infinite if none)."""
+        if self._segment is None:
+            return self._anchor_prog
+        following = self._segment.index + 1
+        segments = self.timeline.segments
+        return segments[following].start if following < len(segments) else math.inf
+
+    async def _apply_due(self, t: float) -> None:
         batch: list[tuple[_Track, Change]] = []
         for track in self._tracks:
             if track.pending is not None and track.pending.t <= t:
                 batch.append((track, track.pending))
                 track.pending = _next(track.changes)
-        index = batch[0][1].segment
-        segments = self.timeline.segments
-        if index < len(segments) and (self._segment is None or self._segment.index != index):
-            self.onset_lateness.append(self.clock.now() - deadline)
-            self._segment = segments[index]
-            self._emit("step", segment=self._segment)
+        if t < self.duration:
+            segment = self.timeline.segment_at(t)
+            if self._segment is None or self._segment.index != segment.index:
+                onset = max(segment.start, self._anchor_prog)
+                self.onset_lateness.append(
+                    self.clock.now() - (self._anchor_clock + (onset - self._anchor_prog))
+                )
+                self._segment = segment
+                self._emit("step", segment=segment)
         await asyncio.gather(*(self._send(track, change.levels) for track, change in batch))
 
     async def _send(self, track: _Track, target: Levels) -> None:
@@ -368,6 +385,9 @@ class Scheduler:
         self._anchor_clock = self.clock.now()
         if not keep_fade:
             self._fade = None
+            # A move (next, previous, end of a hold) announces the step it lands in, even the
+            # same one restarted; a change in place (intensity, a longer hold) does not.
+            self._segment = None
         if not self._paused:
             self._replan()
 
@@ -380,7 +400,6 @@ class Scheduler:
                 sample_s=self.sample_s,
             )
             track.pending = _next(track.changes)
-        self._segment = None if self._anchor_prog < self.duration else self._segment
         self._poke.set()
 
     async def _rest_all(self) -> None:

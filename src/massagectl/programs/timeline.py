@@ -22,6 +22,8 @@ from .model import Heat, Program, Pulse, Repeat, Speed, Step, Use, Wave
 DEFAULT_SAMPLE_S: Final = 0.04
 #: Intensity is a live scale from 0 to 150 %.
 MAX_INTENSITY: Final = 1.5
+#: Float noise allowed at a pulse edge or a ramp's end (seconds, and fractions of a cycle).
+_EDGE_EPS: Final = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +197,11 @@ class Timeline:
         and pulse edges fall exactly on their times; ramps, waves and fades are sampled every
         ``sample_s``, aligned to the step's start. A final change to rest comes at the end.
         """
+        if start >= self.duration:
+            # Nothing left to run: the state to be in is rest (sampling the last step at its
+            # very end would first yield its values, sent for an instant after "next step").
+            yield Change(self.duration, Levels(0, 0, 0), len(self.segments))
+            return
         last: Levels | None = None
         for segment in self.segments[self.segment_at(start).index :]:
             for t in self._sample_times(segment, max(start, segment.start), sample_s, fade):
@@ -229,10 +236,18 @@ class Timeline:
         sampled_until = segment.start  # nothing continuous
         if isinstance(step.pattern, Wave):
             sampled_until = segment.end
+            # Crests and troughs too: samples on a fixed grid could straddle the crest and
+            # never send the wave's top level.
+            half = step.pattern.period / 2
+            k = math.floor((begin - segment.start) / half) + 1
+            while (t := segment.start + k * half) < segment.end:
+                edges.append(t)
+                k += 1
         elif step.ramp > 0:
             sampled_until = segment.start + step.ramp + sample_s
         if fade is not None:
-            sampled_until = max(sampled_until, min(segment.end, fade.start + fade.duration))
+            # One sample past the end, as for a ramp: the fade's full value must be reached.
+            sampled_until = max(sampled_until, fade.start + fade.duration + sample_s)
         if sampled_until > begin:
             k = math.floor((begin - segment.start) / sample_s) + 1
             while (t := segment.start + k * sample_s) < min(sampled_until, segment.end):
@@ -251,14 +266,16 @@ class Timeline:
         pattern = step.pattern
         base = self._speed_fraction(step.speed)
         if isinstance(pattern, Pulse):
-            cycle = pattern.on + pattern.off
-            speed = base if (offset % cycle) < pattern.on else 0.0
+            speed = base if _pulse_is_on(pattern, offset) else 0.0
         elif isinstance(pattern, Wave):
             swing = (1 - math.cos(2 * math.pi * offset / pattern.period)) / 2
             speed = pattern.low + (pattern.high - pattern.low) * swing
         else:
             speed = base
-        if step.ramp > 0 and offset < step.ramp:
+        # The sample meant to land on the ramp's end can fall a hair short of it (the grid is
+        # ``start + k * sample_s``, read back as ``t - start``); then a ramp down to off left a
+        # sliver of speed or heat, which is level 1 (at least 1), for the rest of the step.
+        if offset < step.ramp - _EDGE_EPS:
             # Glide from where the previous step ended towards this step's values.
             k = offset / step.ramp
             speed = previous[0] + (speed - previous[0]) * k
@@ -278,6 +295,19 @@ class Timeline:
             return HEAT_NAMES[heat.name]
         levels = self.device.heat_levels
         return min(1.0, (heat.level or 0) / levels) if levels else 0.0
+
+
+def _pulse_is_on(pulse: Pulse, offset: float) -> bool:
+    """Whether a pulse is in its on phase ``offset`` seconds into its step.
+
+    The edges are placed at ``start + k * cycle (+ on)`` and sampled at ``t - start``, which
+    float arithmetic leaves a hair either side of the edge; ``offset % cycle < on`` then read
+    an off edge as still on (and an on edge as still off), and whole phases went missing from
+    the plan. Snapping to the nearest edge within ``_EDGE_EPS`` makes every edge count.
+    """
+    cycle = pulse.on + pulse.off
+    cycles = math.floor(offset / cycle + _EDGE_EPS)
+    return offset - cycles * cycle < pulse.on - _EDGE_EPS
 
 
 def _clamp(value: float, low: float, high: float) -> float:
