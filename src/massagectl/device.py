@@ -133,7 +133,10 @@ class Massager:
 
     async def connect(self) -> None:
         """Open the link, greet the device and read its capabilities and state."""
-        await self.transport.open()
+        # Opening a serial port happens in a worker thread the virtual clock cannot see: without
+        # this, virtual time could leap seconds ahead (past a device's watchdog) meanwhile.
+        with self.clock.busy():
+            await self.transport.open()
         try:
             if self.transport.carries_stale_bytes:
                 await self.transport.write(omp.RESYNC)
