@@ -47,7 +47,10 @@ def _percent(value: Any) -> float:
         match = _PERCENT.match(value)
         if match:
             return float(match.group(1)) / 100
-    raise ValueError(f"{value!r} is not a percentage such as 40%")
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        # A fraction, as Python code naturally writes it (Wave(low=0.4, ...)).
+        return float(value)
+    raise ValueError(f"{value!r} is not a percentage such as 40% (or a fraction such as 0.4)")
 
 
 #: A fraction of a range, written as a percentage (``40%``).
