@@ -119,6 +119,80 @@ def sim(
     _guard(runner.run(sim_command(profile, pty=pty, tcp=tcp, quiet=quiet)))
 
 
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile", help="A device profile to fit the program to (see `massagectl devices`)."
+    ),
+]
+
+
+@app.command()
+def programs() -> None:
+    """List the preset massage programs."""
+    from .program_commands import programs_command
+
+    _guard(runner.run(programs_command()))
+
+
+@app.command()
+def show(
+    program: Annotated[str, typer.Argument(help="A preset name or a program YAML file.")],
+    plot: Annotated[
+        str | None,
+        typer.Option("--plot", help="Also draw speed and heat over time to FILE.png or FILE.svg."),
+    ] = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Show a program's steps in the order they run, with the levels on a device."""
+    from .program_commands import show_command
+
+    _guard(runner.run(show_command(program, plot=plot, profile=profile)))
+
+
+@app.command()
+def check(
+    file: Annotated[str, typer.Argument(help="A program YAML file (or a preset name).")],
+    device: Annotated[
+        str | None,
+        typer.Option("--device", "-d", help="Fit the program to this device (its INFO is read)."),
+    ] = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Validate a program; with a device or a profile, show what it will send and skip."""
+    from .program_commands import check_command
+
+    _guard(runner.run(check_command(file, device=device, profile=profile)))
+
+
+@app.command()
+def run(
+    program: Annotated[str, typer.Argument(help="A preset name or a program YAML file.")],
+    device: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--device",
+            "-d",
+            help="Device address; repeat for several devices in step. "
+            "Default: a simulated device that can do what the program needs.",
+        ),
+    ] = None,
+    intensity: Annotated[
+        str | None, typer.Option("--intensity", "-i", help="Scale the speeds, 0% to 150%.")
+    ] = None,
+    speedup: Annotated[
+        str | None,
+        typer.Option("--speedup", help="Run N times faster (simulated devices only)."),
+    ] = None,
+) -> None:
+    """Run a program: live view and keys on a terminal, one line per step otherwise."""
+    from .program_commands import run_command
+
+    _guard(
+        runner.run(run_command(program, devices=device or [], intensity=intensity, speedup=speedup))
+    )
+
+
 def main() -> None:
     """Console entry point."""
     try:

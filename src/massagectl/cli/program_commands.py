@@ -1,0 +1,230 @@
+"""The program commands' bodies: ``programs``, ``show``, ``check`` and ``run``."""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from rich.console import Console
+
+from ..address import parse_address
+from ..clock import Clock, MonotonicClock, ScaledClock
+from ..connect import connect
+from ..device import Massager
+from ..errors import UsageError
+from ..profiles import Profile, get_profile
+from ..programs.check import (
+    CheckReport,
+    analyse,
+    default_profile_for,
+    heat_exposure,
+    profile_range,
+)
+from ..programs.loader import all_programs, get_program
+from ..programs.model import Program
+from ..programs.scheduler import Scheduler, device_range
+from ..programs.timeline import flatten
+from .live import DeviceView, LineView, LiveView, interactive
+from .program_render import (
+    check_table,
+    device_text,
+    length_text,
+    programs_table,
+    seconds_text,
+    steps_table,
+)
+
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def _console() -> Console:
+    # A pipe gets the whole table rather than rich's 80-column squeeze.
+    return Console(width=None if sys.stdout.isatty() else 132)
+
+
+async def programs_command() -> None:
+    """``massagectl programs``: the presets as a table."""
+    _console().print(programs_table(all_programs()))
+
+
+async def show_command(program_ref: str, *, plot: str | None, profile: str | None) -> None:
+    """``massagectl show``: the steps as a table, and optionally a plot."""
+    program = get_program(program_ref)
+    prof = get_profile(profile) if profile is not None else default_profile_for(program)
+    device = profile_range(prof)
+    if plot is not None:
+        from ..programs.plot import PLOT_SUFFIXES
+
+        # Checked before the table is printed, so that a typo fails at once and alone.
+        if Path(plot).suffix.lower() not in PLOT_SUFFIXES:
+            raise UsageError(f"--plot {plot!r}: write a .png or .svg file")
+    report = analyse(program, device)
+    console = _console()
+    _print_header(program, console)
+    console.print(f"levels on {prof.name}: {device_text(device)}")
+    console.print(steps_table(report, _program_names(prof)))
+    if plot is not None:
+        from ..programs.plot import plot_program
+
+        plot_program(program, device, Path(plot), device_name=prof.name)
+        console.print(f"plot written to {plot}")
+
+
+async def check_command(file: str, *, device: str | None, profile: str | None) -> None:
+    """``massagectl check``: validate, then fit the program to a device or a profile."""
+    if device is not None and profile is not None:
+        raise UsageError("check: give --device or --profile, not both")
+    addr = parse_address(device) if device is not None else None
+    prof = get_profile(profile) if profile is not None else None
+    if prof is not None:
+        profile_range(prof)  # a profile that defers to the device is refused here
+    program = get_program(file)
+    steps = flatten(program)
+    print(
+        f"ok: {program.name}, {len(steps)} step{'s' if len(steps) != 1 else ''}, "
+        f"{length_text(program)}",
+        flush=True,
+    )
+    if addr is None and prof is None:
+        print(_heat_line(program, None), flush=True)
+        return
+    if addr is not None:
+        async with connect(addr) as m:
+            rng, names, where = device_range(m), m.info.program_names, m.name
+    else:
+        assert prof is not None
+        rng, names, where = profile_range(prof), _program_names(prof), prof.name
+    report = analyse(program, rng)
+    console = _console()
+    console.print(f"levels on {where}: {device_text(rng)}")
+    console.print(check_table(report, names))
+    for warning in report.warnings:
+        console.print(f"warning: {warning}")
+    issues = report.issues
+    if issues:
+        count = len({s.segment.index for s, _ in issues})
+        console.print(
+            f"{count} step{'s' if count != 1 else ''} cannot run as written on {where} (see notes)"
+        )
+    console.print(_heat_line(program, report))
+
+
+async def run_command(
+    program_ref: str, *, devices: list[str], intensity: str | None, speedup: str | None
+) -> None:
+    """``massagectl run``: run a program with the scheduler, live or one line per step."""
+    program = get_program(program_ref)
+    scale = parse_intensity(intensity) if intensity is not None else 1.0
+    factor = parse_speedup(speedup) if speedup is not None else None
+    addresses = [parse_address(d) for d in devices]
+    if not addresses:
+        addresses = [parse_address(f"sim:{default_profile_for(program).name}")]
+    if factor is not None:
+        real = [str(a) for a in addresses if a.scheme != "sim"]
+        if real:
+            raise UsageError(
+                f"--speedup runs simulated time faster; {', '.join(real)} is a real device "
+                "(only sim: addresses take --speedup)"
+            )
+    clock: Clock = ScaledClock(factor) if factor is not None else MonotonicClock()
+    async with AsyncExitStack() as stack:
+        massagers = [await stack.enter_async_context(connect(a, clock=clock)) for a in addresses]
+        views = [device_view(m, program, scale) for m in massagers]
+        for view in views:
+            _print_fit(view)
+        scheduler = Scheduler(program, massagers, clock=clock, intensity=scale)
+        if interactive():
+            await LiveView(scheduler, views).run()
+        else:
+            await LineView(scheduler, views).run()
+
+
+def _print_fit(view: DeviceView) -> None:
+    """What the device cannot do, on stderr before the run: one line per kind of issue."""
+    for warning in view.report.warnings:
+        print(f"massagectl: warning: {view.name}: {warning}", file=sys.stderr, flush=True)
+    steps: dict[str, list[int]] = {}
+    for check, issue in view.report.issues:
+        steps.setdefault(str(issue), []).append(check.segment.index + 1)
+    for text, numbers in steps.items():
+        which = ", ".join(map(str, numbers))
+        label = "steps" if len(numbers) > 1 else "step"
+        print(
+            f"massagectl: note: {view.name}: {label} {which}: {text}", file=sys.stderr, flush=True
+        )
+
+
+def parse_intensity(text: str) -> float:
+    """``80%`` → 0.8; from 0 % to 150 %."""
+    match = _PERCENT.match(text)
+    if not match:
+        raise UsageError(f"--intensity {text!r}: use a percentage such as 80%")
+    value = float(match.group(1)) / 100
+    if value > 1.5:
+        raise UsageError(f"--intensity {text!r}: from 0% to 150%")
+    return value
+
+
+def parse_speedup(text: str) -> float:
+    """A number greater than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"--speedup {text!r}: use a number greater than 0, such as 10")
+    return value
+
+
+def device_view(m: Massager, program: Program, intensity: float) -> DeviceView:
+    """How ``program`` fits a connected device, for the views."""
+    rng = device_range(m)
+    report = analyse(program, rng, intensity=intensity)
+    return DeviceView(m.name, rng, report, m.info.program_names)
+
+
+def _program_names(profile: Profile) -> tuple[str, ...]:
+    return tuple(p.name for p in profile.capabilities.programs)
+
+
+def _print_header(program: Program, console: Console) -> None:
+    console.print(f"[bold]{program.title}[/bold] ({program.name})", highlight=False)
+    if program.summary:
+        console.print(program.summary, highlight=False)
+    facts = [f"length {length_text(program)}", f"needs {', '.join(program.needs)}"]
+    if program.based_on:
+        facts.insert(0, f"based on {program.based_on}")
+    console.print("; ".join(facts), highlight=False)
+
+
+def _heat_line(program: Program, report: CheckReport | None) -> str:
+    if report is None:
+        exposure = heat_exposure(program)
+        if exposure.total_s == 0:
+            return "heat: off throughout"
+        return (
+            f"heat exposure: {seconds_text(exposure.total_s)} with heat on "
+            f"(longest unbroken {seconds_text(exposure.longest_s)})"
+            + _up_to(exposure.total_max_s, exposure.total_s)
+        )
+    exposure, rng = report.heat, report.device
+    asked = any(not s.step.heat.is_off for s in report.steps)
+    if exposure.total_s == 0:
+        if asked and rng.heat_levels == 0:
+            return "heat exposure: none (heat skipped: the device has no heater)"
+        return "heat exposure: none (heat off throughout)"
+    return (
+        f"heat exposure: {seconds_text(exposure.total_s)} with heat on "
+        f"(longest unbroken {seconds_text(exposure.longest_s)}, "
+        f"peak level {exposure.peak_level}/{rng.heat_levels})"
+        + _up_to(exposure.total_max_s, exposure.total_s)
+    )
+
+
+def _up_to(longest: float, planned: float) -> str:
+    if longest - planned < 0.5:
+        return ""
+    return f"; up to {seconds_text(longest)} with every hold at its longest"
