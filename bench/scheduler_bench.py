@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from massagectl.clock import MonotonicClock, VirtualClock
-from massagectl.connect import connect
+from massagectl.connection import connect
 from massagectl.programs.model import Program
 from massagectl.programs.scheduler import Scheduler
 from massagectl.programs.timeline import DeviceRange, Timeline

@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "DeviceAddress": "address",
     "parse_address": "address",
-    "connect": "connect",
+    "connect": "connection",
     "DeviceInfo": "device",
     "DeviceState": "device",
     "Massager": "device",
@@ -114,7 +114,7 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from .address import DeviceAddress, parse_address
     from .clock import MonotonicClock, ScaledClock, VirtualClock
-    from .connect import connect
+    from .connection import connect
     from .device import DeviceInfo, DeviceState, Massager
     from .errors import (
         DeviceError,

@@ -40,6 +40,14 @@ class Clock(Protocol):
         """Mark work in flight (a request awaiting its answer) that time must not jump over."""
         ...
 
+    def timer(self, deadline: float) -> asyncio.Future[None]:
+        """A future that completes when the clock reaches ``deadline``; cancel it to drop it.
+
+        Racing a timer against another future (``asyncio.wait``) costs no task, unlike racing
+        ``sleep_until`` against an event.
+        """
+        ...
+
 
 class MonotonicClock:
     """Real time, from the event loop's monotonic clock."""
@@ -63,6 +71,10 @@ class MonotonicClock:
     def busy(self) -> AbstractContextManager[None]:
         """Real time passes anyway: nothing to mark."""
         return contextlib.nullcontext()
+
+    def timer(self, deadline: float) -> asyncio.Future[None]:
+        """A future completing at ``deadline`` on the event loop's own timer."""
+        return _loop_timer(deadline - time.monotonic())
 
 
 class ScaledClock:
@@ -97,6 +109,23 @@ class ScaledClock:
         """Scaled real time passes anyway: nothing to mark."""
         return contextlib.nullcontext()
 
+    def timer(self, deadline: float) -> asyncio.Future[None]:
+        """A future completing when the scaled clock reaches ``deadline``."""
+        return _loop_timer((deadline - self.now()) / self._speedup)
+
+
+def _loop_timer(delay: float) -> asyncio.Future[None]:
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+    handle = loop.call_later(max(0.0, delay), _resolve, future)
+    future.add_done_callback(lambda _: handle.cancel())
+    return future
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
 
 class VirtualClock:
     """Virtual time: it stands still while anything can run, then jumps to the next deadline.
@@ -111,7 +140,9 @@ class VirtualClock:
     speedup: float = math.inf
 
     #: Loop turns with nothing ready before time may jump (lets callbacks and I/O settle).
-    SETTLE_TURNS = 3
+    #: One is enough where the loop's ready queue can be seen; more where it cannot.
+    SETTLE_TURNS = 1
+    BLIND_SETTLE_TURNS = 8
 
     def __init__(self, start: float = 0.0) -> None:
         self._now = start
@@ -129,15 +160,22 @@ class VirtualClock:
         if deadline <= self._now:
             await asyncio.sleep(0)
             return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._sleepers, (deadline, next(self._order), future))
-        if self._kick is not None:
-            self._kick.set()
+        future = self.timer(deadline)
         try:
             await future
         finally:
-            if not future.done():
-                future.cancel()  # a cancelled sleeper is skipped when its turn comes
+            future.cancel()  # a cancelled sleeper is skipped when its turn comes
+
+    def timer(self, deadline: float) -> asyncio.Future[None]:
+        """A future completing when virtual time reaches ``deadline``."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if deadline <= self._now:
+            future.set_result(None)
+            return future
+        heapq.heappush(self._sleepers, (deadline, next(self._order), future))
+        if self._kick is not None:
+            self._kick.set()
+        return future
 
     async def sleep(self, seconds: float) -> None:
         """Sleep for a number of virtual seconds."""
@@ -181,9 +219,10 @@ class VirtualClock:
     async def _drive(self) -> None:
         loop = asyncio.get_running_loop()
         self._kick = asyncio.Event()
+        turns = self.SETTLE_TURNS if hasattr(loop, "_ready") else self.BLIND_SETTLE_TURNS
         while True:
             idle_turns = 0
-            while idle_turns < self.SETTLE_TURNS:
+            while idle_turns < turns:
                 await asyncio.sleep(0)
                 idle_turns = idle_turns + 1 if _loop_idle(loop) and not self._busy else 0
             if not self._wake_next():
@@ -210,3 +249,52 @@ def _loop_idle(loop: asyncio.AbstractEventLoop) -> bool:
     # without one falls back on the settle turns alone.
     ready = getattr(loop, "_ready", None)
     return ready is None or len(ready) == 0
+
+
+async def first_of(timer: asyncio.Future[None], signal: asyncio.Future[None]) -> bool:
+    """Wait for a timer or a signal, whichever comes first; True if the signal came.
+
+    The timer is dropped either way. Neither future costs a task.
+    """
+    try:
+        await asyncio.wait((timer, signal), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+    return signal.done()
+
+
+class Signal:
+    """A settable flag whose setting can be awaited as a future (racing it costs no task)."""
+
+    def __init__(self) -> None:
+        self._future: asyncio.Future[None] | None = None
+        self._set = False
+
+    def set(self) -> None:
+        """Raise the flag and wake whoever waits on it."""
+        self._set = True
+        if self._future is not None and not self._future.done():
+            self._future.set_result(None)
+
+    def clear(self) -> None:
+        """Lower the flag."""
+        self._set = False
+        if self._future is not None and self._future.done():
+            self._future = None
+
+    def is_set(self) -> bool:
+        """Whether the flag is raised."""
+        return self._set
+
+    def future(self) -> asyncio.Future[None]:
+        """A future that completes when the flag is (or already was) raised."""
+        if self._future is None or (self._future.done() and not self._set):
+            self._future = asyncio.get_running_loop().create_future()
+        if self._set and not self._future.done():
+            self._future.set_result(None)
+        return self._future
+
+    async def wait(self) -> None:
+        """Wait until the flag is raised."""
+        if not self._set:
+            await asyncio.shield(self.future())

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .clock import Clock, MonotonicClock
+from .clock import Clock, MonotonicClock, Signal, first_of
 from .errors import DeviceError, DeviceRefused, LinkLost, ProtocolError, ValueOutOfRange
 from .mapping import fraction_to_level, heat_name_to_level
 from .profiles import Profile
@@ -106,7 +106,7 @@ class Massager:
         self._state = DeviceState(connected=False)
         self._listeners: list[Callable[[DeviceState], None]] = []
         self._slots: dict[omp.MsgType, _Slot] = {}
-        self._wake = asyncio.Event()
+        self._wake = Signal()
         self._inflight: omp.Request | None = None
         self._answer: asyncio.Future[omp.Message] | None = None
         #: The slot the writer is exchanging now: its callers must hear of a close or a loss.
@@ -378,14 +378,8 @@ class Massager:
             return
         # Feed at a bit under the spec's watchdog/3 so that loop jitter never starves it.
         due = self._last_sent_clock + watchdog / 3 * 0.8
-        sleeper = asyncio.ensure_future(self.clock.sleep_until(due))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            done, _ = await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
-        if waker not in done and self._state.active:
+        woken = await first_of(self.clock.timer(due), self._wake.future())
+        if not woken and self._state.active:
             self._slots.setdefault(omp.MsgType.PING, _Slot(omp.MsgType.PING, b""))
 
     @property

@@ -160,6 +160,10 @@ class CountingClock:
         """The wrapped clock's busy marker."""
         return self.inner.busy()
 
+    def timer(self, deadline: float) -> asyncio.Future[None]:
+        """The wrapped clock's timer."""
+        return self.inner.timer(deadline)
+
 
 async def wait_until(condition: Callable[[], bool], within: float = 2.0) -> None:
     """Poll ``condition`` until it holds; fail the test if it does not ``within`` seconds."""

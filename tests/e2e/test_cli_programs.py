@@ -19,7 +19,7 @@ import pytest
 from massagectl.cli.live import LineView
 from massagectl.cli.program_commands import device_view
 from massagectl.clock import VirtualClock
-from massagectl.connect import connect
+from massagectl.connection import connect
 from massagectl.programs.loader import load_program_text
 from massagectl.programs.scheduler import Scheduler
 from massagectl.transports.inprocess import InProcessTransport

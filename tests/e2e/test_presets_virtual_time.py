@@ -18,7 +18,7 @@ import time
 import pytest
 
 from massagectl.clock import VirtualClock
-from massagectl.connect import connect
+from massagectl.connection import connect
 from massagectl.profiles import Profile, get_profile
 from massagectl.programs.loader import all_programs
 from massagectl.programs.model import Program

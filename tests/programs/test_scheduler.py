@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from massagectl.clock import VirtualClock
-from massagectl.connect import connect
+from massagectl.connection import connect
 from massagectl.device import Massager
 from massagectl.errors import LinkLost
 from massagectl.programs.model import Program

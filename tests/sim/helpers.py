@@ -37,6 +37,13 @@ class ManualClock:
         """Nothing to hold: time moves only when told."""
         return contextlib.nullcontext()
 
+    def timer(self, deadline: float) -> asyncio.Future[None]:
+        """Like sleep_until: time jumps to the deadline, and the future completes at once."""
+        self._t = max(self._t, deadline)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
+
 
 class Bench:
     """A host on one side, a firmware on the other, and time passed explicitly."""

@@ -56,3 +56,17 @@ async def test_run_program_connects_addresses_and_takes_preset_names() -> None:
             massagectl.get_program("quick-relief"), massagectl.DeviceRange(10, 2)
         ).duration
     )
+
+
+def test_exported_names_are_not_shadowed_by_submodules() -> None:
+    # Importing a submodule binds its name on the package; an export of the same name would
+    # then turn into the module (massagectl.connect once did).
+    import importlib
+    import pkgutil
+    import types
+
+    for info in pkgutil.walk_packages(massagectl.__path__, "massagectl."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    for name in massagectl.__all__:
+        assert not isinstance(getattr(massagectl, name), types.ModuleType), name

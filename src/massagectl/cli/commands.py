@@ -9,7 +9,7 @@ import sys
 from rich.console import Console
 
 from ..address import parse_address
-from ..connect import connect
+from ..connection import connect
 from ..device import Massager
 from ..durations import format_duration, parse_duration
 from ..errors import UsageError, ValueOutOfRange

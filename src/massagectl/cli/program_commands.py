@@ -12,7 +12,7 @@ from rich.console import Console
 
 from ..address import parse_address
 from ..clock import Clock, MonotonicClock, ScaledClock
-from ..connect import connect
+from ..connection import connect
 from ..device import Massager
 from ..errors import UsageError
 from ..profiles import Profile, get_profile

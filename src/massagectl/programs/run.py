@@ -7,7 +7,7 @@ from contextlib import AsyncExitStack
 
 from ..address import DeviceAddress
 from ..clock import Clock
-from ..connect import connect
+from ..connection import connect
 from ..device import Massager
 from .loader import get_program
 from .model import Program

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from ..clock import Clock
+from ..clock import Clock, Signal, first_of
 from ..device import Massager
 from ..errors import DeviceError, DeviceRefused
 from .model import Program
@@ -129,7 +129,7 @@ class Scheduler:
         self._fade: Fade | None = None
         self._stopped = False
         self._rest_needed = False
-        self._poke = asyncio.Event()
+        self._poke = Signal()
         self._segment: Segment | None = None
         self._stop_tasks: list[asyncio.Task[None]] = []
         #: Clock seconds each step started after its deadline (for benchmarks and diagnostics).
@@ -366,14 +366,7 @@ class Scheduler:
             return True
         if deadline <= self.clock.now():
             return False
-        sleeper = asyncio.ensure_future(self.clock.sleep_until(deadline))
-        poker = asyncio.ensure_future(self._poke.wait())
-        try:
-            done, _ = await asyncio.wait({sleeper, poker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            poker.cancel()
-        if poker in done:
+        if await first_of(self.clock.timer(deadline), self._poke.future()):
             self._poke.clear()
             return True
         return False
