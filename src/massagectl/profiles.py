@@ -117,10 +117,27 @@ class SerialSettings(_Model):
 
 
 class BleSettings(_Model):
-    """How the device shows itself over BLE."""
+    """How the device shows itself over BLE, and the GATT characteristics its protocol uses."""
 
+    #: Advertised names that identify the model: a prefix (``LVS-``) or an exact name (``Pro``).
     name_prefixes: list[str] = []
+    #: Exact advertised names (Theragun guns advertise ``Pro``, ``Elite``, ``Prime``).
+    names: list[str] = []
     service_uuids: list[str] = []
+    #: The characteristic the host writes commands to, and the one it gets notifications from.
+    write_char: str | None = None
+    notify_char: str | None = None
+    #: Whether commands are written with response (acknowledged by the link layer).
+    write_with_response: bool = True
+
+
+class LinkSettings(_Model):
+    """How often a host may talk to the device, and whether it must keep talking."""
+
+    #: Shortest gap between two writes; a newer value waiting for the gap replaces an older one.
+    min_write_gap_s: Annotated[float, Field(ge=0)] = 0.02
+    #: While the device is active, send something at least this often (None: not needed).
+    keepalive_s: Annotated[float, Field(gt=0)] | None = None
 
 
 class Simulation(_Model):
@@ -140,13 +157,16 @@ class Profile(_Model):
     name: str
     title: str
     kind: Literal["percussion", "vibration", "heat", "chair", "any"]
-    protocol: Literal["omp"]
+    protocol: Literal["omp", "theragun", "lovense", "rongtai"]
     #: True when the capabilities come from the device itself (OMP/1 INFO) rather than here.
     capabilities_from_device: bool = False
     capabilities: Capabilities = Capabilities()
     limits: Limits = Limits()
     serial: SerialSettings = SerialSettings()
     ble: BleSettings = BleSettings()
+    link: LinkSettings = LinkSettings()
+    #: How the model can be reached, the usual way first (``sim:`` simulates it that way).
+    transports: Annotated[list[Literal["serial", "ble"]], Field(min_length=1)] = ["serial", "ble"]
     power: Literal["mains", "battery", "any"] = "any"
     simulation: Simulation = Simulation()
     provenance: Provenance
