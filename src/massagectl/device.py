@@ -1,14 +1,17 @@
 """The device: the one place that knows both what a massager can do and how to say it.
 
-:class:`Massager` speaks OMP/1 over any :class:`~massagectl.transports.Transport`. Above it,
-everything talks in fractions, levels and seconds; below it, the protocol codec talks in bytes.
+:class:`Massager` drives any supported massager through its protocol's
+:class:`~massagectl.drivers.Driver` over any :class:`~massagectl.transports.Transport`. Above it,
+everything talks in fractions, levels and seconds; below it, the driver and its codec talk bytes.
 
-What it guarantees, per the OMP/1 host obligations:
+What it guarantees, whatever the protocol:
 
-* it connects with HELLO and takes the device's INFO as its capabilities;
-* it sends at most 50 frames a second, coalescing so that only the newest setpoint goes out;
-* it resends an unanswered frame after 500 ms, twice, and then calls the link lost;
-* it feeds the device's watchdog while the device is active;
+* it connects by the protocol's greeting and takes the device's capabilities (OMP/1's INFO, or
+  the profile where a device cannot tell);
+* it refuses an out-of-range value before anything is sent;
+* it paces writes as the protocol or profile asks, coalescing so that only the newest setpoint
+  goes out, and STOP overtakes every setpoint still waiting;
+* it keeps the device fed while it is active where the protocol has a watchdog or keepalive;
 * it sends STOP on every way out of its ``async with`` block, unless told to leave the device
   running (``release()``), and even then on an error.
 """
@@ -19,18 +22,19 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import Clock, MonotonicClock, Signal, first_of
-from .errors import DeviceError, DeviceRefused, LinkLost, ProtocolError, ValueOutOfRange
+from .drivers.base import Command, CommandKind, DeviceInfo, DeviceState, Driver, driver_for
+from .errors import DeviceError, LinkLost, ValueOutOfRange
 from .mapping import fraction_to_level, heat_name_to_level
 from .profiles import Profile
-from .protocols import omp
 from .transports.base import Transport
+
+__all__ = ["DeviceInfo", "DeviceState", "Massager"]
 
 _log = logging.getLogger(__name__)
 
@@ -38,56 +42,17 @@ _log = logging.getLogger(__name__)
 STOP_ON_EXIT_TIMEOUT_S = 2.0
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceInfo:
-    """What the connected device can do (from its INFO, named from its profile)."""
-
-    speed_levels: int
-    heat_levels: int
-    program_count: int
-    max_temp_c: int
-    watchdog_s: float
-    battery_powered: bool
-    temperature_sensor: bool
-    program_names: tuple[str, ...] = ()
-
-    def program_name(self, index: int) -> str:
-        """The name of a built-in program (1-based), or ``#N`` when the profile has none."""
-        if 1 <= index <= len(self.program_names):
-            return self.program_names[index - 1]
-        return f"#{index}"
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceState:
-    """What the device reported last."""
-
-    speed: int = 0
-    heat: int = 0
-    program: int = 0
-    temperature_c: float | None = None
-    battery: int | None = None
-    faults: tuple[str, ...] = ()
-    remaining_s: int = 0
-    connected: bool = True
-
-    @property
-    def active(self) -> bool:
-        """Whether the motor runs, the heater heats or a program runs."""
-        return self.speed > 0 or self.heat > 0 or self.program > 0
-
-
 @dataclass(slots=True)
 class _Slot:
     """One kind of command waiting to be sent; a newer value replaces an older one."""
 
-    type: omp.MsgType
-    payload: bytes
-    waiters: list[asyncio.Future[omp.Message]] = field(default_factory=list)
+    kind: CommandKind
+    value: int
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
 
 class Massager:
-    """An OMP/1 massager behind a transport. Use as ``async with Massager(...) as m:``."""
+    """A massager behind a transport. Use as ``async with Massager(...) as m:``."""
 
     def __init__(
         self,
@@ -101,26 +66,27 @@ class Massager:
         self.profile = profile
         self.clock: Clock = clock or MonotonicClock()
         self.name = name or transport.description
-        self._host = omp.OmpHost()
+        self.driver: Driver = driver_for(transport, profile, self.clock, self.name, self._on_state)
         self._info: DeviceInfo | None = None
         self._state = DeviceState(connected=False)
         self._listeners: list[Callable[[DeviceState], None]] = []
-        self._slots: dict[omp.MsgType, _Slot] = {}
+        self._slots: dict[CommandKind, _Slot] = {}
         self._wake = Signal()
-        self._inflight: omp.Request | None = None
-        self._answer: asyncio.Future[omp.Message] | None = None
-        #: The slot the writer is exchanging now: its callers must hear of a close or a loss.
+        #: The slot the writer is carrying out now: its callers must hear of a close or a loss.
         self._current: _Slot | None = None
         self._tasks: list[asyncio.Task[None]] = []
         #: True from a successful connect until close: commands are taken only then.
         self._running = False
-        self._last_sent_clock = -math.inf
         self._made_active = False
         self._leave_running = False
         self._lost: LinkLost | None = None
         #: Set once the link is gone (closed, dropped, or the device stopped answering).
         self.link_lost = asyncio.Event()
-        self.bad_frames = 0
+
+    @property
+    def bad_frames(self) -> int:
+        """Broken frames received and dropped so far."""
+        return self.driver.bad_frames
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -138,20 +104,9 @@ class Massager:
         with self.clock.busy():
             await self.transport.open()
         try:
-            if self.transport.carries_stale_bytes:
-                await self.transport.write(omp.RESYNC)
             self._tasks.append(asyncio.create_task(self._read_loop(), name=f"{self.name} reader"))
-            answer = await self._exchange(self._host.hello(), "HELLO")
-            if isinstance(answer, omp.Ack):
-                raise ProtocolError(
-                    f"{self.name}: the device refused OMP/1 version {omp.VERSION} "
-                    f"({answer.code.name})"
-                )
-            assert isinstance(answer, omp.Info)
-            self._info = self._info_from(answer)
-            status = await self._exchange(self._host.get_status(), "GET_STATUS")
-            if isinstance(status, omp.Status):
-                self._apply_status(status)
+            self._info = await self.driver.start()
+            self._set_state(self.driver.state)
             self._tasks.append(asyncio.create_task(self._write_loop(), name=f"{self.name} writer"))
             self._running = True
         except BaseException:
@@ -217,9 +172,7 @@ class Massager:
 
     async def status(self) -> DeviceState:
         """Ask the device for its state now."""
-        answer = await self._submit(omp.MsgType.GET_STATUS, b"")
-        if isinstance(answer, omp.Status):
-            self._apply_status(answer)
+        await self._submit(CommandKind.STATUS, 0)
         return self._state
 
     # --- commands ----------------------------------------------------------------------
@@ -238,7 +191,7 @@ class Massager:
     async def set_speed_level(self, level: int) -> None:
         """Set the speed level, 0 (off) to the device's top level."""
         self._check_range("speed level", level, self.info.speed_levels, "motor")
-        await self._command(omp.MsgType.SET_SPEED, level)
+        await self._command(CommandKind.SPEED, level)
 
     async def set_heat(self, heat: str | int) -> int:
         """Set heat by name (off, low, medium, high) or by level; returns the level."""
@@ -252,28 +205,31 @@ class Massager:
         else:
             level = heat
         self._check_range("heat level", level, self.info.heat_levels, "heater")
-        await self._command(omp.MsgType.SET_HEAT, level)
+        await self._command(CommandKind.HEAT, level)
         return level
 
     async def run_program(self, index: int) -> None:
         """Start the device's built-in program ``index`` (1-based); 0 ends the running one."""
         self._check_range("program", index, self.info.program_count, "built-in programs")
-        await self._command(omp.MsgType.RUN_PROGRAM, index)
+        await self._command(CommandKind.PROGRAM, index)
 
     async def stop(self) -> None:
         """Stop everything at once: it overtakes every setpoint still waiting to be sent."""
-        for kind in (omp.MsgType.SET_SPEED, omp.MsgType.SET_HEAT, omp.MsgType.RUN_PROGRAM):
+        superseded: list[asyncio.Future[None]] = []
+        for kind in (CommandKind.SPEED, CommandKind.HEAT, CommandKind.PROGRAM):
             slot = self._slots.pop(kind, None)
             if slot is not None:
-                # Those setpoints are superseded by the STOP: their callers learn the outcome
-                # of the STOP rather than an error.
-                self._slots.setdefault(omp.MsgType.STOP, _Slot(omp.MsgType.STOP, b""))
-                self._slots[omp.MsgType.STOP].waiters.extend(slot.waiters)
-        await self._submit(omp.MsgType.STOP, b"")
+                superseded.extend(slot.waiters)
+        if superseded:
+            # Those setpoints are superseded by the STOP: their callers learn the outcome of
+            # the STOP rather than an error.
+            self._slots.setdefault(CommandKind.STOP, _Slot(CommandKind.STOP, 0))
+            self._slots[CommandKind.STOP].waiters.extend(superseded)
+        await self._submit(CommandKind.STOP, 0)
 
     async def ping(self) -> None:
-        """Feed the watchdog."""
-        await self._submit(omp.MsgType.PING, b"")
+        """Feed the watchdog (or the protocol's keepalive)."""
+        await self._submit(CommandKind.PING, 0)
 
     def _check_range(self, what: str, value: int, top: int, lacking: str) -> None:
         try:
@@ -287,47 +243,36 @@ class Massager:
         if not 0 <= value <= top:
             raise ValueOutOfRange(f"{self.name}: {what} {value} is outside 0..{top}")
 
-    async def _command(self, kind: omp.MsgType, value: int) -> None:
+    async def _command(self, kind: CommandKind, value: int) -> None:
         if value > 0:
             self._made_active = True
-        answer = await self._submit(kind, bytes((value,)))
-        if isinstance(answer, omp.Ack) and answer.code != omp.AckCode.OK:
-            raise DeviceRefused(
-                f"{self.name}: the device refused {kind.name} {value}: {answer.code.name}"
-                + (f" (faults: {', '.join(self._state.faults)})" if self._state.faults else "")
-            )
+        await self._submit(kind, value)
 
-    # --- the writer: coalescing, rate limit, retries, keepalive -------------------------
+    # --- the writer: coalescing, pacing, keepalive ---------------------------------------
 
-    async def _submit(self, kind: omp.MsgType, payload: bytes) -> omp.Message:
+    async def _submit(self, kind: CommandKind, value: int) -> None:
         if self._lost is not None:
             raise self._lost
         if not self._running:
             # Without a writer nobody would ever answer: fail now rather than wait forever.
             raise LinkLost(f"{self.name}: not connected")
-        # The newest value wins, and it goes to the back of the queue: a SET_SPEED queued
-        # before a RUN_PROGRAM but replaced after it must still go out after it (SET_SPEED
-        # ends a running program), so that the device ends in the state asked for last.
-        slot = self._slots.pop(kind, None) or _Slot(kind, payload)
-        slot.payload = payload
+        # The newest value wins, and it goes to the back of the queue: a speed queued before a
+        # program but replaced after it must still go out after it (a speed ends a running
+        # program), so that the device ends in the state asked for last.
+        slot = self._slots.pop(kind, None) or _Slot(kind, value)
+        slot.value = value
         self._slots[kind] = slot
-        waiter: asyncio.Future[omp.Message] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         slot.waiters.append(waiter)
         self._wake.set()
-        return await waiter
+        await waiter
 
     def _next_slot(self) -> _Slot | None:
-        if omp.MsgType.STOP in self._slots:
-            return self._slots.pop(omp.MsgType.STOP)
+        if CommandKind.STOP in self._slots:
+            return self._slots.pop(CommandKind.STOP)
         for kind in list(self._slots):
             return self._slots.pop(kind)
         return None
-
-    def _next_frame_at(self) -> float:
-        """Clock time at which the next frame may go out (the 50 frames/s cap)."""
-        # On the injected clock: under virtual or scaled time the simulated device counts its
-        # frames on that same clock, and a real device is only ever driven in real time.
-        return self._last_sent_clock + 1.0 / omp.MAX_FRAMES_PER_S
 
     async def _write_loop(self) -> None:
         try:
@@ -335,52 +280,53 @@ class Massager:
                 if not self._slots:
                     await self._idle_until_work_or_keepalive()
                     continue
-                ready_at = self._next_frame_at()
+                ready_at = self.driver.last_write + self.driver.min_gap_s
                 if ready_at > self.clock.now():
-                    # Wait out the rate limit, then take whatever is newest by then.
+                    # Wait out the pacing, then take whatever is newest by then.
                     await self.clock.sleep_until(ready_at)
                     continue
                 slot = self._next_slot()
                 assert slot is not None
                 self._current = slot
-                request = self._build(slot)
                 try:
-                    answer = await self._exchange(request, slot.type.name)
+                    await self.driver.execute(Command(slot.kind, slot.value))
                 except LinkLost as exc:
                     self._current = None
                     self._fail_all(exc, slot)
                     return
+                except DeviceError as exc:
+                    self._current = None
+                    for waiter in slot.waiters:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                    continue
                 self._current = None
                 for waiter in slot.waiters:
                     if not waiter.done():
-                        waiter.set_result(answer)
+                        waiter.set_result(None)
         except asyncio.CancelledError:
-            # Closed with a frame still in flight: its callers hear of it too, not only the
+            # Closed with a command still in flight: its callers hear of it too, not only the
             # ones still queued (otherwise they would wait forever).
             self._fail_all(LinkLost(f"{self.name}: connection closed"), self._current)
             self._current = None
             raise
 
-    def _build(self, slot: _Slot) -> omp.Request:
-        return self._host.request(slot.type, slot.payload)
-
     async def _idle_until_work_or_keepalive(self) -> None:
         self._wake.clear()
         if self._slots:
             return
-        watchdog = self._info.watchdog_s if self._info else 0.0
+        interval = self.driver.keepalive_s(self._info) if self._info else None
         # Only while the device says it is active: keying this on "this host once made it
         # active" as well made the timer fall due at once, again and again, once the device
         # had stopped (a busy loop). A device that turns active wakes this wait up instead
         # (see _set_state), so the feed starts without delay.
-        if not (watchdog > 0 and self._state.active):
+        if interval is None or not self._state.active:
             await self._wake.wait()
             return
-        # Feed at a bit under the spec's watchdog/3 so that loop jitter never starves it.
-        due = self._last_sent_clock + watchdog / 3 * 0.8
+        due = self.driver.last_write + interval
         woken = await first_of(self.clock.timer(due), self._wake.future())
         if not woken and self._state.active:
-            self._slots.setdefault(omp.MsgType.PING, _Slot(omp.MsgType.PING, b""))
+            self._slots.setdefault(CommandKind.PING, _Slot(CommandKind.PING, 0))
 
     @property
     def lost_reason(self) -> LinkLost | None:
@@ -399,83 +345,18 @@ class Massager:
                     waiter.set_exception(exc)
         self._set_state(self._state, connected=False)
 
-    async def _exchange(self, request: omp.Request, what: str) -> omp.Message:
-        """Send a request and wait for its answer, resending as the spec says."""
-        loop = asyncio.get_running_loop()
-        self._inflight = request
-        self._answer = loop.create_future()
-        try:
-            for _attempt in range(1 + omp.RETRIES):
-                # Every frame keeps to the 50 frames/s cap, HELLO and GET_STATUS at connect
-                # (sent before the writer runs) and retries included.
-                await self.clock.sleep_until(self._next_frame_at())
-                # Time must not jump past the answer timeout while the answer is on its way.
-                with self.clock.busy():
-                    await self.transport.write(request.wire)
-                    self._last_sent_clock = self.clock.now()
-                    try:
-                        async with asyncio.timeout(omp.ANSWER_TIMEOUT_S):
-                            return await asyncio.shield(self._answer)
-                    except TimeoutError:
-                        _log.debug("%s: no answer to %s seq %d", self.name, what, request.seq)
-                        continue
-            garbled = (
-                f"; {self.bad_frames} broken frames came instead: is it an OMP/1 device, "
-                "at the right baud rate?"
-                if self.bad_frames
-                else ""
-            )
-            raise LinkLost(
-                f"{self.name}: no answer to {what} after {1 + omp.RETRIES} tries "
-                f"({omp.ANSWER_TIMEOUT_S * 1000:.0f} ms each){garbled}"
-            )
-        finally:
-            self._inflight = None
-            self._answer = None
-
     # --- the reader ----------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
         try:
             while True:
-                chunk = await self.transport.read()
-                for item in self._host.receive(chunk):
-                    self._on_message(item)
+                self.driver.feed(await self.transport.read())
         except LinkLost as exc:
-            if self._answer is not None and not self._answer.done():
-                self._answer.set_exception(exc)
+            self.driver.link_lost(exc)
             self._fail_all(exc, None)
 
-    def _on_message(self, item: omp.Message | omp.BadFrame) -> None:
-        if isinstance(item, omp.BadFrame):
-            # Counted and told in the error that follows if the link dies of it; one line per
-            # broken frame would drown the person in noise.
-            self.bad_frames += 1
-            _log.debug("%s: dropped a broken frame (%s)", self.name, item.reason)
-            return
-        if isinstance(item, omp.Status):
-            self._apply_status(item)
-        request, answer = self._inflight, self._answer
-        if (
-            request is not None
-            and answer is not None
-            and not answer.done()
-            and request.answered_by(item)
-        ):
-            answer.set_result(item)
-
-    def _apply_status(self, status: omp.Status) -> None:
-        self._set_state(
-            DeviceState(
-                speed=status.speed,
-                heat=status.heat,
-                program=status.program,
-                temperature_c=status.temperature_c,
-                battery=status.battery_percent,
-                faults=tuple(omp.fault_names(status.faults)),
-                remaining_s=status.remaining_s,
-            )
-        )
+    def _on_state(self, state: DeviceState) -> None:
+        self._set_state(state)
 
     def _set_state(self, state: DeviceState, *, connected: bool = True) -> None:
         if state.connected != connected:
@@ -484,7 +365,7 @@ class Massager:
             return
         if state.active and not self._state.active:
             # The writer may be idling without a keepalive timer: let it start feeding the
-            # watchdog now that the device is active.
+            # device now that it is active.
             self._wake.set()
         self._state = state
         for listener in list(self._listeners):
@@ -492,34 +373,3 @@ class Massager:
                 listener(state)
             except Exception:  # a listener's bug must not take the device down
                 _log.exception("%s: state listener failed", self.name)
-
-    def _info_from(self, info: omp.Info) -> DeviceInfo:
-        names: tuple[str, ...] = ()
-        if not self.profile.capabilities_from_device:
-            caps = self.profile.capabilities
-            names = tuple(p.name for p in caps.programs)
-            if (info.speed_levels, info.heat_levels, info.program_count) != (
-                self.profile.speed_levels,
-                self.profile.heat_levels,
-                len(caps.programs),
-            ):
-                _log.warning(
-                    "%s: the device reports %d speeds, %d heat levels, %d programs; profile "
-                    "%s says otherwise. Using the device's own figures.",
-                    self.name,
-                    info.speed_levels,
-                    info.heat_levels,
-                    info.program_count,
-                    self.profile.name,
-                )
-                names = names if len(names) == info.program_count else ()
-        return DeviceInfo(
-            speed_levels=info.speed_levels,
-            heat_levels=info.heat_levels,
-            program_count=info.program_count,
-            max_temp_c=info.max_temp_c,
-            watchdog_s=info.watchdog_s,
-            battery_powered=info.battery_powered,
-            temperature_sensor=info.has_temperature_sensor,
-            program_names=names,
-        )

@@ -36,6 +36,7 @@ async def test_connect_says_hello_then_reads_info_and_status() -> None:
             battery_powered=False,
             temperature_sensor=True,
             program_names=("Soothe", "Knead", "Tap"),
+            speed_unit="percussions/min",
         )
         assert m.state.connected
         assert not m.state.active

@@ -1,0 +1,179 @@
+"""What every protocol driver offers the device layer.
+
+The :class:`~massagectl.device.Massager` above a driver validates values against the device's
+range, coalesces setpoints, keeps the device fed and stops it on every way out; it hands the
+driver one :class:`Command` at a time. The driver knows its protocol: how to greet the device,
+what a command looks like on the wire, whether and how the device answers, and how to read its
+state. Codecs stay sans-I/O in :mod:`massagectl.protocols`; a driver is the thin layer that does
+the I/O for one of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from ..clock import Clock
+from ..errors import LinkLost
+from ..profiles import Profile
+from ..transports.base import Transport
+
+
+class CommandKind(Enum):
+    """What the device layer can ask of any device."""
+
+    SPEED = "speed"
+    HEAT = "heat"
+    PROGRAM = "program"
+    STOP = "stop"
+    STATUS = "status"
+    PING = "ping"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One command, its value already checked against the device's range."""
+
+    kind: CommandKind
+    value: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """What the connected device can do (from the device where it says, else its profile)."""
+
+    speed_levels: int
+    heat_levels: int
+    program_count: int
+    max_temp_c: int
+    watchdog_s: float
+    battery_powered: bool
+    temperature_sensor: bool
+    program_names: tuple[str, ...] = ()
+    #: What a speed level means physically (``rpm``, ``percussions/min``), if known.
+    speed_unit: str = ""
+
+    def program_name(self, index: int) -> str:
+        """The name of a built-in program (1-based), or ``#N`` when the profile has none."""
+        if 1 <= index <= len(self.program_names):
+            return self.program_names[index - 1]
+        return f"#{index}"
+
+    @classmethod
+    def from_profile(cls, profile: Profile) -> DeviceInfo:
+        """Capabilities as the profile states them (devices that cannot tell)."""
+        caps = profile.capabilities
+        return cls(
+            speed_levels=profile.speed_levels,
+            heat_levels=profile.heat_levels,
+            program_count=len(caps.programs),
+            max_temp_c=profile.limits.max_temp_c,
+            watchdog_s=profile.limits.watchdog_s,
+            battery_powered=caps.battery,
+            temperature_sensor=caps.temperature_sensor,
+            program_names=tuple(p.name for p in caps.programs),
+            speed_unit=caps.speed.unit if caps.speed else "",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """What the device reported last (or, for a device that never says, was last told)."""
+
+    speed: int = 0
+    heat: int = 0
+    program: int = 0
+    temperature_c: float | None = None
+    battery: int | None = None
+    faults: tuple[str, ...] = ()
+    remaining_s: int = 0
+    connected: bool = True
+
+    @property
+    def active(self) -> bool:
+        """Whether the motor runs, the heater heats or a program runs."""
+        return self.speed > 0 or self.heat > 0 or self.program > 0
+
+
+StateSink = Callable[[DeviceState], None]
+
+
+@dataclass
+class Driver(ABC):
+    """The host side of one protocol over one transport."""
+
+    transport: Transport
+    profile: Profile
+    clock: Clock
+    name: str
+    #: Called with every new state the driver learns.
+    on_state: StateSink
+    #: Broken frames or answers received and dropped (told in a link error if it dies of them).
+    bad_frames: int = 0
+    #: Clock time of the last write, for the device layer's pacing and keepalive.
+    last_write: float = -math.inf
+    _state: DeviceState = field(default_factory=DeviceState)
+
+    @property
+    def min_gap_s(self) -> float:
+        """The shortest gap between two writes (the protocol's or the profile's pacing)."""
+        return self.profile.link.min_write_gap_s
+
+    def keepalive_s(self, info: DeviceInfo) -> float | None:
+        """How often to send something while the device is active (None: no need)."""
+        return self.profile.link.keepalive_s
+
+    @abstractmethod
+    async def start(self) -> DeviceInfo:
+        """Greet the device (the reader is already running); return what it can do."""
+
+    @abstractmethod
+    async def execute(self, command: Command) -> None:
+        """Carry out one command; raise DeviceRefused if the device says no, LinkLost if it is
+        gone or silent."""
+
+    @abstractmethod
+    def feed(self, data: bytes) -> None:
+        """Bytes the device sent."""
+
+    def link_lost(self, exc: LinkLost) -> None:  # noqa: B027 - optional hook
+        """The link is gone: fail whatever waits on an answer."""
+
+    @property
+    def state(self) -> DeviceState:
+        """The state as the driver knows it."""
+        return self._state
+
+    def publish(self, state: DeviceState) -> None:
+        """Record and announce a new state."""
+        self._state = state
+        self.on_state(state)
+
+    async def write(self, data: bytes) -> None:
+        """Write to the transport, keeping to the pacing on the injected clock."""
+        await self.clock.sleep_until(self.last_write + self.min_gap_s)
+        await self.transport.write(data)
+        self.last_write = self.clock.now()
+
+
+#: protocol name -> (module in this package, driver class)
+_DRIVERS: dict[str, tuple[str, str]] = {
+    "omp": ("omp", "OmpDriver"),
+    "theragun": ("theragun", "TheragunDriver"),
+    "lovense": ("lovense", "LovenseDriver"),
+    "rongtai": ("rongtai", "RongTaiDriver"),
+}
+
+
+def driver_for(
+    transport: Transport, profile: Profile, clock: Clock, name: str, on_state: StateSink
+) -> Driver:
+    """The driver for the profile's protocol (imported on first use)."""
+    module_name, class_name = _DRIVERS[profile.protocol]
+    module = importlib.import_module(f".{module_name}", __package__)
+    driver_class: type[Driver] = getattr(module, class_name)
+    return driver_class(transport, profile, clock, name, on_state)

@@ -1,0 +1,175 @@
+"""OMP/1 over any transport: numbered requests, answers matched by SEQ, retries per the spec."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from ..errors import DeviceRefused, LinkLost, ProtocolError
+from ..protocols import omp
+from .base import Command, CommandKind, DeviceInfo, DeviceState, Driver
+
+_log = logging.getLogger(__name__)
+
+_TYPES = {
+    CommandKind.SPEED: omp.MsgType.SET_SPEED,
+    CommandKind.HEAT: omp.MsgType.SET_HEAT,
+    CommandKind.PROGRAM: omp.MsgType.RUN_PROGRAM,
+    CommandKind.STOP: omp.MsgType.STOP,
+    CommandKind.STATUS: omp.MsgType.GET_STATUS,
+    CommandKind.PING: omp.MsgType.PING,
+}
+_WITH_VALUE = {CommandKind.SPEED, CommandKind.HEAT, CommandKind.PROGRAM}
+
+
+@dataclass
+class OmpDriver(Driver):
+    """The host's side of OMP/1."""
+
+    _host: omp.OmpHost = field(default_factory=omp.OmpHost)
+    _inflight: omp.Request | None = None
+    _answer: asyncio.Future[omp.Message] | None = None
+    _watchdog_s: float = 0.0
+
+    @property
+    def min_gap_s(self) -> float:
+        """The spec's 50 frames a second."""
+        return 1.0 / omp.MAX_FRAMES_PER_S
+
+    def keepalive_s(self, info: DeviceInfo) -> float | None:
+        """A bit under the spec's watchdog/3, so that loop jitter never starves the watchdog."""
+        return info.watchdog_s / 3 * 0.8 if info.watchdog_s > 0 else None
+
+    async def start(self) -> DeviceInfo:
+        """HELLO, INFO, then the state."""
+        if self.transport.carries_stale_bytes:
+            await self.transport.write(omp.RESYNC)
+        answer = await self._exchange(self._host.hello(), "HELLO")
+        if isinstance(answer, omp.Ack):
+            raise ProtocolError(
+                f"{self.name}: the device refused OMP/1 version {omp.VERSION} ({answer.code.name})"
+            )
+        assert isinstance(answer, omp.Info)
+        info = self._info_from(answer)
+        status = await self._exchange(self._host.get_status(), "GET_STATUS")
+        if isinstance(status, omp.Status):
+            self._apply_status(status)
+        return info
+
+    async def execute(self, command: Command) -> None:
+        """One request, answered or retried."""
+        kind = _TYPES[command.kind]
+        payload = bytes((command.value,)) if command.kind in _WITH_VALUE else b""
+        answer = await self._exchange(self._host.request(kind, payload), kind.name)
+        if isinstance(answer, omp.Ack) and answer.code != omp.AckCode.OK:
+            faults = self.state.faults
+            raise DeviceRefused(
+                f"{self.name}: the device refused {kind.name}"
+                + (f" {command.value}" if command.kind in _WITH_VALUE else "")
+                + f": {answer.code.name}"
+                + (f" (faults: {', '.join(faults)})" if faults else "")
+            )
+
+    def feed(self, data: bytes) -> None:
+        """Decode what the device sent; match answers to the request in flight."""
+        for item in self._host.receive(data):
+            if isinstance(item, omp.BadFrame):
+                # Counted and told in the error that follows if the link dies of it; one line
+                # per broken frame would drown the person in noise.
+                self.bad_frames += 1
+                _log.debug("%s: dropped a broken frame (%s)", self.name, item.reason)
+                continue
+            if isinstance(item, omp.Status):
+                self._apply_status(item)
+            request, answer = self._inflight, self._answer
+            if (
+                request is not None
+                and answer is not None
+                and not answer.done()
+                and request.answered_by(item)
+            ):
+                answer.set_result(item)
+
+    def link_lost(self, exc: LinkLost) -> None:
+        """Fail the request in flight."""
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_exception(exc)
+
+    async def _exchange(self, request: omp.Request, what: str) -> omp.Message:
+        """Send a request and wait for its answer, resending as the spec says."""
+        self._inflight = request
+        self._answer = asyncio.get_running_loop().create_future()
+        try:
+            for _attempt in range(1 + omp.RETRIES):
+                await self.clock.sleep_until(self.last_write + self.min_gap_s)
+                # Time must not jump past the answer timeout while the answer is on its way.
+                with self.clock.busy():
+                    await self.transport.write(request.wire)
+                    self.last_write = self.clock.now()
+                    try:
+                        async with asyncio.timeout(omp.ANSWER_TIMEOUT_S):
+                            return await asyncio.shield(self._answer)
+                    except TimeoutError:
+                        _log.debug("%s: no answer to %s seq %d", self.name, what, request.seq)
+                        continue
+            garbled = (
+                f"; {self.bad_frames} broken frames came instead: is it an OMP/1 device, "
+                "at the right baud rate?"
+                if self.bad_frames
+                else ""
+            )
+            raise LinkLost(
+                f"{self.name}: no answer to {what} after {1 + omp.RETRIES} tries "
+                f"({omp.ANSWER_TIMEOUT_S * 1000:.0f} ms each){garbled}"
+            )
+        finally:
+            self._inflight = None
+            self._answer = None
+
+    def _apply_status(self, status: omp.Status) -> None:
+        self.publish(
+            DeviceState(
+                speed=status.speed,
+                heat=status.heat,
+                program=status.program,
+                temperature_c=status.temperature_c,
+                battery=status.battery_percent,
+                faults=tuple(omp.fault_names(status.faults)),
+                remaining_s=status.remaining_s,
+            )
+        )
+
+    def _info_from(self, info: omp.Info) -> DeviceInfo:
+        names: tuple[str, ...] = ()
+        profile = self.profile
+        if not profile.capabilities_from_device:
+            caps = profile.capabilities
+            names = tuple(p.name for p in caps.programs)
+            if (info.speed_levels, info.heat_levels, info.program_count) != (
+                profile.speed_levels,
+                profile.heat_levels,
+                len(caps.programs),
+            ):
+                _log.warning(
+                    "%s: the device reports %d speeds, %d heat levels, %d programs; profile "
+                    "%s says otherwise. Using the device's own figures.",
+                    self.name,
+                    info.speed_levels,
+                    info.heat_levels,
+                    info.program_count,
+                    profile.name,
+                )
+                names = names if len(names) == info.program_count else ()
+        caps = profile.capabilities
+        return DeviceInfo(
+            speed_levels=info.speed_levels,
+            heat_levels=info.heat_levels,
+            program_count=info.program_count,
+            max_temp_c=info.max_temp_c,
+            watchdog_s=info.watchdog_s,
+            battery_powered=info.battery_powered,
+            temperature_sensor=info.has_temperature_sensor,
+            program_names=names,
+            speed_unit=caps.speed.unit if caps.speed and names else "",
+        )
