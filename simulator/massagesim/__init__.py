@@ -1,9 +1,11 @@
-"""massagesim: simulated massagers that speak the device side of OMP/1.
+"""massagesim: simulated massagers that speak the device side of their protocols.
 
 Three separate things, in the manner of pyatv's fake devices:
 
 - the device's state and physics: :class:`DeviceState`, :class:`ThermalModel`;
-- the firmware that serves the protocol: :class:`OmpFirmware` (sans-I/O);
+- the firmware that serves the protocol (sans-I/O), picked by the profile's protocol
+  (:func:`make_firmware`): :class:`OmpFirmware`, :class:`TheragunFirmware`,
+  :class:`LovenseFirmware`, :class:`RongTaiFirmware`, all on :class:`BaseFirmware`;
 - the test-facing handle: :class:`SimulatedDevice`, which owns the other two, runs the device's
   own time, records a :class:`Timeline`, and can be told to overheat, stall or run flat.
 
@@ -13,21 +15,32 @@ Three separate things, in the manner of pyatv's fake devices:
 from __future__ import annotations
 
 from .device import SimLink, SimulatedDevice
-from .firmware import OmpFirmware, simulatable_profile
+from .firmware import OmpFirmware
+from .firmware_base import BaseFirmware, simulatable_profile
+from .firmware_lovense import LovenseFirmware
+from .firmware_registry import FIRMWARES, make_firmware
+from .firmware_rongtai import RongTaiFirmware
+from .firmware_theragun import TheragunFirmware
 from .serve import serve_pty, serve_tcp
 from .state import DeviceState
 from .thermal import ThermalModel
 from .timeline import CommandRecord, StateSnapshot, Timeline
 
 __all__ = [
+    "FIRMWARES",
+    "BaseFirmware",
     "CommandRecord",
     "DeviceState",
+    "LovenseFirmware",
     "OmpFirmware",
+    "RongTaiFirmware",
     "SimLink",
     "SimulatedDevice",
     "StateSnapshot",
+    "TheragunFirmware",
     "ThermalModel",
     "Timeline",
+    "make_firmware",
     "serve_pty",
     "serve_tcp",
     "simulatable_profile",

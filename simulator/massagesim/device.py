@@ -1,7 +1,8 @@
 """A simulated massager in process: firmware, state and timeline, its own time, and a test handle.
 
-:class:`SimulatedDevice` is what tests and ``sim:`` addresses use. It owns one
-:class:`~massagesim.firmware.OmpFirmware` and reads its clock for it; a host talks to it through
+:class:`SimulatedDevice` is what tests and ``sim:`` addresses use. It owns one firmware, picked
+by the profile's protocol (:func:`~massagesim.firmware_registry.make_firmware`: OMP/1, Theragun,
+Lovense or RongTai), and reads its clock for it; a host talks to it through
 a :class:`SimLink` (bytes in with :meth:`SimLink.feed`, bytes out through the ``send`` callback),
 which is also what the pty and TCP servers in :mod:`massagesim.serve` wrap.
 """
@@ -20,7 +21,9 @@ from massagectl.clock import Clock, MonotonicClock
 from massagectl.profiles import Profile
 from massagectl.protocols.omp import BadFrame, FrameDecoder
 
-from .firmware import OmpFirmware, simulatable_profile
+from .firmware import OmpFirmware
+from .firmware_base import BaseFirmware, simulatable_profile
+from .firmware_registry import make_firmware
 from .state import DeviceState
 from .thermal import ThermalModel
 from .timeline import StateSnapshot, Timeline
@@ -66,12 +69,21 @@ class SimLink:
         if self._closed:
             _LOG.debug("ignoring %d bytes on a closed link", len(data))
             return
+        firmware = self._device.firmware
+        if not isinstance(firmware, OmpFirmware):
+            self.deliver(firmware.receive(data, self._device.clock.now()))
+            if firmware.take_hangup():
+                _LOG.debug("%s: the device ended the link", self._device.profile.name)
+                self.close()
+            return
+        # OMP/1 frame by frame: the host's send callback may close the link after an answer,
+        # and the frames after that one in the same chunk must then not be applied.
         for item in self._decoder.feed(data):
             if isinstance(item, BadFrame):
                 _LOG.debug("dropped a broken frame (%s): %s", item.reason, item.data.hex(" "))
                 continue
-            self.deliver(self._device.firmware.handle_frame(item, self._device.clock.now()))
-            if self._closed:  # the host's send callback may close the link
+            self.deliver(firmware.handle_frame(item, self._device.clock.now()))
+            if self._closed:
                 return
 
     def deliver(self, data: bytes) -> None:
@@ -96,7 +108,7 @@ class SimLink:
 
 
 class SimulatedDevice:
-    """A simulated OMP/1 massager of a given profile, on a given clock.
+    """A simulated massager of a given profile (any protocol the simulator speaks), on a clock.
 
     Use it as an async context manager (``async with SimulatedDevice("omp-wand-heat") as dev``)
     to run its time loop, then :meth:`connect` a host. The handle methods
@@ -110,7 +122,7 @@ class SimulatedDevice:
         self.state: DeviceState = DeviceState()
         self.timeline: Timeline = Timeline()
         self.thermal: ThermalModel = ThermalModel.from_profile(self.profile)
-        self.firmware: OmpFirmware = OmpFirmware(
+        self.firmware: BaseFirmware = make_firmware(
             self.profile,
             self.clock.now(),
             state=self.state,
@@ -145,9 +157,16 @@ class SimulatedDevice:
         return link
 
     def drop_link(self) -> None:
-        """Drop the live link as if the connection broke (a test-facing misbehaviour)."""
+        """Drop the live link as if the connection broke (a test-facing misbehaviour).
+
+        Unlike a host closing its link, the firmware sees this as an accidental loss
+        (:meth:`~massagesim.firmware_base.BaseFirmware.link_lost`): a Lovense device with
+        ``AutoSwith`` on stops.
+        """
         if self._link is not None:
             self._link.close()
+            # Nobody is connected to hear what the device says about it.
+            self.firmware.link_lost(self.clock.now())
 
     def _detach(self, link: SimLink) -> None:
         if self._link is link:

@@ -1,15 +1,9 @@
 """The device's side of OMP/1, as a massager's firmware would run it, without any I/O.
 
 :class:`OmpFirmware` is sans-I/O like the host's codec: it is handed bytes and the time, and
-hands back the bytes the device sends. It never reads a clock; whoever drives it (the
-:class:`massagesim.SimulatedDevice`, or a test with explicit times) says what time it is.
-
-Time inside the firmware is event-driven: on every call it walks forward from where it was to
-``now`` through each due event in order (a program step, the watchdog, auto-off, the heater
-crossing the cut-out temperature, the battery running low or empty), applying each at its own
-due time. The thermal model and the battery drain are solved exactly between events. So the
-timeline records a program step at the step's time, not at the tick that happened to notice
-it, and a test may jump far ahead in one call and still see every change.
+hands back the bytes the device sends. Time, state, physics, the timeline and the test handle
+come from :class:`~massagesim.firmware_base.BaseFirmware` (see there how time walks from event
+to event); this module is OMP/1's frames and rules.
 
 Behaviour beyond the letter of the spec (documented here so the host side can rely on it):
 
@@ -32,11 +26,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from typing import Final
 
-from massagectl.errors import ProfileError
-from massagectl.profiles import Profile, all_profiles, get_profile
+from massagectl.profiles import Profile
 from massagectl.protocols.omp import (
     FLAG_BATTERY,
     FLAG_TEMP_SENSOR,
@@ -53,17 +45,23 @@ from massagectl.protocols.omp import (
     Status,
 )
 
+from .firmware_base import (
+    CLEARED_BY_COMMAND,
+    OVERHEAT_HYSTERESIS_C,
+    BaseFirmware,
+    simulatable_profile,
+)
 from .state import DeviceState
 from .thermal import ThermalModel
 from .timeline import CommandRecord, Timeline
+
+__all__ = ["OVERHEAT_HYSTERESIS_C", "STATUS_PERIOD_S", "OmpFirmware", "simulatable_profile"]
 
 _LOG = logging.getLogger(__name__)
 
 #: Period of the unsolicited STATUS while active. A little under the spec's one second so that,
 #: driven by a 50 ms tick with some jitter, the gap between two STATUS frames stays under 1 s.
 STATUS_PERIOD_S: Final = 0.9
-#: OVERHEAT clears once the temperature has fallen this far below ``max_temp_c``.
-OVERHEAT_HYSTERESIS_C: Final = 5.0
 
 #: The payload length each host message must have.
 _PAYLOAD_LEN: Final[dict[MsgType, int]] = {
@@ -79,32 +77,18 @@ _PAYLOAD_LEN: Final[dict[MsgType, int]] = {
 _CONTROL: Final = frozenset(
     {MsgType.SET_SPEED, MsgType.SET_HEAT, MsgType.RUN_PROGRAM, MsgType.STOP}
 )
-_CLEARED_BY_COMMAND: Final = Fault.WATCHDOG_STOP | Fault.AUTO_OFF
-#: More events than this at one instant means two events keep re-arming each other: a bug.
-_MAX_EVENTS_AT_ONE_TIME: Final = 10_000
-
-_Event = tuple[float, int, str, Callable[[], None]]
 
 
-def simulatable_profile(profile: Profile | str) -> Profile:
-    """Resolve a profile (or its name) and check that the simulator can stand in for it."""
-    resolved = get_profile(profile) if isinstance(profile, str) else profile
-    if not resolved.simulatable:
-        concrete = ", ".join(p.name for p in all_profiles() if p.simulatable)
-        raise ProfileError(
-            f"device profile {resolved.name!r} takes its capabilities from the device's INFO, "
-            f"so there is no model to simulate; pick a concrete model: {concrete}"
-        )
-    return resolved
-
-
-class OmpFirmware:
+class OmpFirmware(BaseFirmware):
     """The firmware of one simulated OMP/1 massager: state, rules and the device's protocol side.
 
     ``receive``/``handle_frame`` answer the host; ``tick`` lets time pass. Both return the bytes
     the device sends, in order: first unsolicited frames for anything that fell due before
     ``now``, then the answer, then the unsolicited STATUS for the change the command caused.
     """
+
+    protocol = "omp"
+    status_period_s = STATUS_PERIOD_S
 
     def __init__(
         self,
@@ -115,32 +99,12 @@ class OmpFirmware:
         timeline: Timeline | None = None,
         thermal: ThermalModel | None = None,
     ) -> None:
-        self.profile: Profile = simulatable_profile(profile)
-        self.thermal: ThermalModel = (
-            thermal if thermal is not None else ThermalModel.from_profile(self.profile)
-        )
-        self.state: DeviceState = state if state is not None else DeviceState()
-        self.timeline: Timeline = timeline if timeline is not None else Timeline()
         self._decoder = FrameDecoder()
-        self._t = float(now)
-        self._out: list[bytes] = []
         self._last_key: tuple[int, int] | None = None
         self._last_answer: Frame | None = None
-        self._last_status_at: float | None = None
-
-        s = self.state
-        s.temperature_c = self.thermal.temperature_c
-        s.battery_pct = 100.0 if self.profile.capabilities.battery else None
-        s.updated_at = self._t
-        self._published = (s.speed, s.heat, s.program, s.faults)
-        self.timeline.record_state(self._t, s, "power on")
+        super().__init__(profile, now, state=state, timeline=timeline, thermal=thermal)
 
     # --- what the device says about itself ----------------------------------------------------
-
-    @property
-    def now(self) -> float:
-        """The clock time the firmware has been brought up to."""
-        return self._t
 
     def info(self, seq: int) -> Info:
         """The INFO message this device answers HELLO with."""
@@ -236,28 +200,6 @@ class OmpFirmware:
         self._settle()
         return self._flush()
 
-    def tick(self, now: float) -> bytes:
-        """Let time pass up to ``now``; returns the unsolicited frames the device sends."""
-        self._advance(now)
-        # Compared as "now has reached last + period", the very sum next_due() reports, so
-        # that waking exactly at that due time always emits (a difference could fall a
-        # rounding error short and leave the STATUS due forever).
-        if self.state.active and (
-            self._last_status_at is None or self._t >= self._last_status_at + STATUS_PERIOD_S
-        ):
-            self._emit_status()
-        return self._flush()
-
-    def next_due(self) -> float | None:
-        """When the device next has something to do by itself (an event or a periodic STATUS)."""
-        event = self._next_event()
-        due = event[0] if event is not None else None
-        if self.state.active:
-            last = self._last_status_at if self._last_status_at is not None else self._t
-            status_at = last + STATUS_PERIOD_S
-            due = status_at if due is None else min(due, status_at)
-        return due
-
     def new_link(self) -> None:
         """A new host connection: forget the last frame and any half frame in the buffer.
 
@@ -266,56 +208,6 @@ class OmpFirmware:
         self._last_key = None
         self._last_answer = None
         self._decoder = FrameDecoder()
-
-    # --- test-facing handle (each returns the bytes the device sends as a result) ------------
-
-    def set_temperature(self, celsius: float, now: float) -> bytes:
-        """Put the heater element at a temperature at once (to provoke or end an overheat)."""
-        self._advance(now)
-        self.thermal.set_temperature(celsius)
-        self.state.temperature_c = self.thermal.temperature_c
-        self._settle()
-        return self._flush()
-
-    def set_runaway(self, celsius: float | None, now: float) -> bytes:
-        """Make the heater aim for ``celsius`` while it is on (a failed thermostat); None heals."""
-        self._advance(now)
-        self.thermal.runaway_c = celsius
-        self._settle()
-        return self._flush()
-
-    def set_battery(self, percent: float, now: float) -> bytes:
-        """Set the battery charge (a battery-powered device only)."""
-        if self.state.battery_pct is None:
-            raise ValueError(f"{self.profile.name} is not battery powered")
-        if not 0.0 <= percent <= 100.0:
-            raise ValueError(f"battery charge {percent} % is outside 0..100")
-        self._advance(now)
-        self.state.battery_pct = float(percent)
-        if percent > self.profile.simulation.low_battery_pct:
-            self.state.faults &= ~Fault.LOW_BATTERY
-        self._commit("battery set")
-        self._settle()
-        return self._flush()
-
-    def inject_motor_fault(self, now: float) -> bytes:
-        """Stall the motor: MOTOR is set, the motor and any program stop."""
-        self._advance(now)
-        _LOG.info("%s: motor fault injected", self.profile.name)
-        self.state.faults |= Fault.MOTOR
-        self.state.speed = 0
-        self._end_program()
-        self._commit("motor fault")
-        self._settle()
-        return self._flush()
-
-    def clear_motor_fault(self, now: float) -> bytes:
-        """Repair the motor: MOTOR clears."""
-        self._advance(now)
-        self.state.faults &= ~Fault.MOTOR
-        self._commit("motor repaired")
-        self._settle()
-        return self._flush()
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -348,20 +240,17 @@ class OmpFirmware:
         else:
             code = self._stop()
         if mtype in _CONTROL and code is AckCode.OK:
-            self.state.faults &= ~_CLEARED_BY_COMMAND
+            self.state.faults &= ~CLEARED_BY_COMMAND
         return self._ack(frame, code)
 
     @staticmethod
     def _ack(frame: Frame, code: AckCode) -> Frame:
         return Frame(MsgType.ACK, frame.seq, bytes((code,)))
 
-    def _battery_empty(self) -> bool:
-        return self.state.battery_pct is not None and self.state.battery_pct <= 0.0
-
     def _set_speed(self, level: int) -> AckCode:
         if not 0 <= level <= self.profile.speed_levels:
             return AckCode.BAD_VALUE
-        if level > 0 and (Fault.MOTOR in self.state.faults or self._battery_empty()):
+        if level > 0 and self._motor_blocked():
             return AckCode.REFUSED_FAULT
         # Manual override: setting a speed ends a running program.
         self._end_program()
@@ -386,194 +275,19 @@ class OmpFirmware:
                 self._end_program()
                 s.speed = 0
             return AckCode.OK
-        if Fault.MOTOR in s.faults or self._battery_empty():
+        if self._motor_blocked():
             return AckCode.REFUSED_FAULT
-        s.program = index
-        s.program_started_at = self._t
-        s.program_step = 0
-        s.speed = programs[index - 1].levels[0]
+        self._start_program(index)
         return AckCode.OK
 
     def _stop(self) -> AckCode:
         self._stop_all()
         return AckCode.OK
 
-    def _stop_all(self) -> None:
-        self.state.speed = 0
-        self.state.heat = 0
-        self._end_program()
-
-    def _end_program(self) -> None:
-        s = self.state
-        s.program = 0
-        s.program_started_at = None
-        s.program_step = 0
-
-    # --- time --------------------------------------------------------------------------------
-
-    def _advance(self, now: float) -> None:
-        """Walk forward to ``now``, applying every event that falls due on the way."""
-        if now < self._t:
-            # A clock read a moment earlier by another caller; time inside never goes back.
-            now = self._t
-        same_time = 0
-        while (event := self._next_event()) is not None and event[0] <= now:
-            due, _prio, cause, apply = event
-            due = max(due, self._t)
-            same_time = same_time + 1 if due == self._t else 0
-            if same_time > _MAX_EVENTS_AT_ONE_TIME:
-                raise RuntimeError(f"simulator events keep re-arming at t={due} ({cause})")
-            self._integrate(due)
-            apply()
-            self._commit(cause)
-        self._integrate(now)
-
-    def _settle(self) -> None:
-        """Apply whatever a change made due at once (an overheat after set_temperature, ...)."""
-        self._advance(self._t)
-
-    def _integrate(self, t: float) -> None:
-        """The continuous part (heater, battery) from the firmware's time to ``t``."""
-        dt = t - self._t
-        if dt <= 0:
-            return
-        s = self.state
-        if s.battery_pct is not None:
-            s.battery_pct = max(0.0, s.battery_pct - self._drain_per_s() * dt)
-        s.temperature_c = self.thermal.advance(dt)
-        self._t = t
-        s.updated_at = t
-
-    def _drain_per_s(self) -> float:
-        sim, s = self.profile.simulation, self.state
-        speed_levels, heat_levels = self.profile.speed_levels, self.profile.heat_levels
-        per_hour = sim.drain_idle_pct_h
-        if speed_levels:
-            per_hour += s.speed / speed_levels * sim.drain_speed_pct_h
-        if heat_levels:
-            per_hour += s.heat / heat_levels * sim.drain_heat_pct_h
-        return per_hour / 3600.0
-
-    def _next_event(self) -> _Event | None:
-        """The earliest event that the current state makes due, if any."""
-        s, limits = self.state, self.profile.limits
-        events: list[_Event] = []
-
-        if s.program and s.program_started_at is not None:
-            prog = self.profile.capabilities.programs[s.program - 1]
-            end = s.program_started_at + prog.duration_s
-            events.append((end, 0, "program end", self._on_program_end))
-            step_at = s.program_started_at + (s.program_step + 1) * prog.step_s
-            if step_at < end:
-                events.append((step_at, 1, "program step", self._on_program_step))
-
-        if s.active and limits.watchdog_s > 0 and s.last_frame_at is not None:
-            events.append((s.last_frame_at + limits.watchdog_s, 2, "watchdog", self._on_watchdog))
-        if s.active and limits.auto_off_s is not None and s.active_since is not None:
-            events.append((s.active_since + limits.auto_off_s, 3, "auto-off", self._on_auto_off))
-
-        if limits.max_temp_c > 0:
-            if Fault.OVERHEAT in s.faults:
-                dt = self.thermal.time_until_below(self._overheat_clear_c())
-                if dt is not None:
-                    events.append((self._t + dt, 5, "cooled down", self._on_cooled))
-            else:
-                dt = self.thermal.time_until_above(limits.max_temp_c)
-                if dt is not None:
-                    events.append((self._t + dt, 4, "overheat", self._on_overheat))
-
-        if s.battery_pct is not None:
-            rate = self._drain_per_s()
-            low = float(self.profile.simulation.low_battery_pct)
-            if Fault.LOW_BATTERY not in s.faults and (s.battery_pct <= low or rate > 0):
-                dt = max(0.0, (s.battery_pct - low) / rate) if s.battery_pct > low else 0.0
-                events.append((self._t + dt, 6, "low battery", self._on_low_battery))
-            if s.active and (s.battery_pct <= 0.0 or rate > 0):
-                dt = s.battery_pct / rate if s.battery_pct > 0 else 0.0
-                events.append((self._t + dt, 7, "battery empty", self._on_battery_empty))
-
-        return min(events, key=lambda e: (e[0], e[1])) if events else None
-
-    def _overheat_clear_c(self) -> float:
-        return self.profile.limits.max_temp_c - OVERHEAT_HYSTERESIS_C
-
-    def _on_program_end(self) -> None:
-        _LOG.debug("%s: program %d ended", self.profile.name, self.state.program)
-        self._end_program()
-        self.state.speed = 0
-
-    def _on_program_step(self) -> None:
-        s = self.state
-        levels = self.profile.capabilities.programs[s.program - 1].levels
-        s.program_step += 1
-        s.speed = levels[s.program_step % len(levels)]
-
-    def _on_watchdog(self) -> None:
-        _LOG.info("%s: watchdog ran out, stopping", self.profile.name)
-        self._stop_all()
-        self.state.faults |= Fault.WATCHDOG_STOP
-
-    def _on_auto_off(self) -> None:
-        _LOG.info("%s: auto-off after continuous activity, stopping", self.profile.name)
-        self._stop_all()
-        self.state.faults |= Fault.AUTO_OFF
-
-    def _on_overheat(self) -> None:
-        limit = float(self.profile.limits.max_temp_c)
-        # The event was computed to land on the limit; float noise may leave it a hair short.
-        if self.thermal.temperature_c < limit:
-            self.thermal.set_temperature(limit)
-            self.state.temperature_c = limit
-        _LOG.warning("%s: heater reached %.1f °C, cutting heat", self.profile.name, limit)
-        self.state.heat = 0
-        self.state.faults |= Fault.OVERHEAT
-
-    def _on_cooled(self) -> None:
-        clear = self._overheat_clear_c()
-        if self.thermal.temperature_c > clear:
-            self.thermal.set_temperature(clear)
-            self.state.temperature_c = clear
-        _LOG.info("%s: heater cooled to %.1f °C, OVERHEAT cleared", self.profile.name, clear)
-        self.state.faults &= ~Fault.OVERHEAT
-
-    def _on_low_battery(self) -> None:
-        s = self.state
-        low = float(self.profile.simulation.low_battery_pct)
-        if s.battery_pct is not None and s.battery_pct > low:
-            s.battery_pct = low
-        _LOG.info("%s: battery low", self.profile.name)
-        s.faults |= Fault.LOW_BATTERY
-
-    def _on_battery_empty(self) -> None:
-        _LOG.warning("%s: battery empty, stopping", self.profile.name)
-        self.state.battery_pct = 0.0
-        self._stop_all()
-
     # --- output ------------------------------------------------------------------------------
 
-    def _commit(self, cause: str) -> None:
-        """Bookkeeping after a change: activity, heater drive, timeline and unsolicited STATUS."""
-        s = self.state
-        self.thermal.set_level(s.heat)
-        if not s.active:
-            s.active_since = None
-        elif s.active_since is None:
-            s.active_since = self._t
-        key = (s.speed, s.heat, s.program, s.faults)
-        if key == self._published:
-            return
-        self._published = key
-        self.timeline.record_state(self._t, s, cause)
-        self._emit_status()
-
-    def _emit_status(self) -> None:
-        self._out.append(self.status(0).to_frame().encode())
-        self._last_status_at = self._t
-
-    def _flush(self) -> bytes:
-        out = b"".join(self._out)
-        self._out.clear()
-        return out
+    def _status_bytes(self) -> bytes:
+        return self.status(0).to_frame().encode()
 
 
 def _type_name(type_: int) -> str:

@@ -42,7 +42,8 @@ class Provenance(_Model):
 class SpeedCapability(_Model):
     """Speed settings of the motor."""
 
-    levels: Annotated[int, Field(ge=1, le=255)]
+    #: Up to 65535: a protocol that sets rpm directly (Theragun) has one level per rpm.
+    levels: Annotated[int, Field(ge=1, le=0xFFFF)]
     #: What a level means physically, e.g. percussions per minute; one value per level.
     unit: str = ""
     values: list[float] = []
@@ -158,6 +159,9 @@ class Profile(_Model):
     title: str
     kind: Literal["percussion", "vibration", "heat", "chair", "any"]
     protocol: Literal["omp", "theragun", "lovense", "rongtai"]
+    #: What the device calls its model in the protocol, where it says (Lovense ``DeviceType;``
+    #: answers with a model letter: ``W`` for the Domi); empty when the protocol has no such query.
+    model_code: str = ""
     #: True when the capabilities come from the device itself (OMP/1 INFO) rather than here.
     capabilities_from_device: bool = False
     capabilities: Capabilities = Capabilities()
@@ -170,6 +174,13 @@ class Profile(_Model):
     power: Literal["mains", "battery", "any"] = "any"
     simulation: Simulation = Simulation()
     provenance: Provenance
+
+    @model_validator(mode="after")
+    def _levels_fit_protocol(self) -> Profile:
+        # OMP/1 carries levels in one byte; the other protocols have their own ranges.
+        if self.protocol == "omp" and self.speed_levels > 0xFF:
+            raise ValueError(f"OMP/1 has at most 255 speed levels, not {self.speed_levels}")
+        return self
 
     @property
     def speed_levels(self) -> int:

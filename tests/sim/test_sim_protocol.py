@@ -25,7 +25,7 @@ from massagesim import OmpFirmware, SimulatedDevice
 
 from .helpers import Bench, ack_code, answer, make_profile, statuses
 
-SIMULATABLE = [p.name for p in all_profiles() if p.simulatable]
+SIMULATABLE = [p.name for p in all_profiles() if p.simulatable and p.protocol == "omp"]
 
 
 def test_hello_answers_info_for_percussion_pro_in_spec_layout() -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from ..errors import ProfileError
-from ..profiles import Profile, all_profiles
+from ..profiles import Profile, ProvenanceKind, all_profiles
 from .model import Program, Pulse, Step, Wave
 from .timeline import Change, DeviceRange, Levels, Segment, Timeline, flatten
 
@@ -161,7 +161,13 @@ def default_profile_for(program: Program, profiles: Iterable[Profile] | None = N
     ``omp-heat-pad``.
     """
     req = requirements(program)
-    candidates = [p for p in (all_profiles() if profiles is None else profiles) if p.simulatable]
+    # Only models that exist to be simulated: a real device's profile (Theragun, RongTai, ...)
+    # is simulatable too, but running a program "without a device" should not pick one.
+    candidates = [
+        p
+        for p in (all_profiles() if profiles is None else profiles)
+        if p.simulatable and p.provenance.kind == ProvenanceKind.SIMULATED_MODEL
+    ]
     if not candidates:
         raise ProfileError("no simulated device profile is installed")
     order = _PREFERRED_HEAT_ONLY if req.heat_only else _PREFERRED
