@@ -1,9 +1,11 @@
 """Device addresses: one syntax for the CLI, the Python API and (later) the MQTT bridge.
 
-    sim:PROFILE                              an in-process simulated device
+    sim:PROFILE[?via=serial|ble]             an in-process simulated device (reached the
+                                             profile's usual way, or as told)
     serial:PATH[?profile=NAME&baud=N]        a serial line (USB, UART, Bluetooth SPP, a pty)
     tcp:HOST:PORT[?profile=NAME]             a TCP socket carrying the serial protocol
-    ble:ADDRESS_OR_NAME[?profile=NAME]       a BLE peripheral
+    ble:ADDRESS_OR_NAME[?profile=NAME]       a BLE peripheral, by address or advertised name
+                                             (``any``: the first that fits the profile)
     mqtt://BROKER[:PORT]/GATEWAY/DEVICE      a device behind a massagectl bridge
 
 The profile is ``omp`` (any OMP/1 device, capabilities read from it) when not given.
@@ -21,12 +23,15 @@ Scheme = Literal["sim", "serial", "tcp", "ble", "mqtt"]
 DEFAULT_PROFILE = "omp"
 
 _ALLOWED_OPTIONS: dict[str, set[str]] = {
-    "sim": set(),
+    "sim": {"via"},
     "serial": {"profile", "baud"},
     "tcp": {"profile"},
     "ble": {"profile"},
     "mqtt": set(),
 }
+
+#: The ways a ``sim:`` device can be reached.
+_VIA: dict[str, Literal["serial", "ble"]] = {"serial": "serial", "ble": "ble"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,8 @@ class DeviceAddress:
     port: int = 0
     gateway: str = ""
     device: str = ""
+    #: For ``sim:``: how to reach the simulated device (None: the profile's usual way).
+    via: Literal["serial", "ble"] | None = None
     text: str = field(default="", compare=False)
 
     def __str__(self) -> str:
@@ -65,7 +72,10 @@ def parse_address(text: str) -> DeviceAddress:
         raise AddressError(f"device address {text!r}: nothing after '{scheme}:'")
     options = _parse_query(text, scheme, query)
     if scheme == "sim":
-        return DeviceAddress("sim", target, profile=target, text=raw)
+        via = options.get("via")
+        if via is not None and via not in _VIA:
+            raise AddressError(f"device address {text!r}: via must be serial or ble")
+        return DeviceAddress("sim", target, profile=target, via=_VIA.get(via or ""), text=raw)
     profile = options.get("profile", DEFAULT_PROFILE)
     if scheme == "serial":
         baud = None

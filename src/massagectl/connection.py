@@ -22,7 +22,11 @@ async def connect(
     """Connect to the device at ``address``; stop it and disconnect on the way out.
 
     ``sim:PROFILE`` starts a simulated device in this process for the duration of the block
-    (it is then reachable as ``massager.transport.device``).
+    (it is then reachable as ``massager.transport.device``). It is reached the profile's usual
+    way (``transports[0]``) or as ``?via=serial|ble`` says: over BLE through a simulated radio
+    and bleak's real client (``massager.transport.radio``, ``.peripheral``), otherwise in
+    process. ``ble:`` addresses use the platform's Bluetooth, or the simulator's process-wide
+    radio when ``MASSAGECTL_BLE_BACKEND=sim``.
     """
     addr = parse_address(address) if isinstance(address, str) else address
     profile = get_profile(addr.profile)
@@ -45,10 +49,39 @@ async def _transport_for(
                 f"{addr}: profile {profile.name!r} stands for any device of its protocol; "
                 "name a concrete model to simulate (see `massagectl devices`)"
             )
+        via = _sim_via(addr, profile)
         device = await stack.enter_async_context(SimulatedDevice(profile, clock))
+        if via == "ble":
+            # Through a radio of its own and bleak's real client code, as a BLE device is met.
+            from massagesim.ble import SimBleRadio, SimBleTransport
+
+            peripheral = SimBleRadio().add(device)
+            return SimBleTransport(peripheral, description=str(addr), clock=clock)
         return InProcessTransport(device, str(addr))
+    if addr.scheme == "ble":
+        from .transports.ble import BleTransport, backend_from_env
+
+        return BleTransport(addr.target, profile, backend=backend_from_env(), clock=clock)
     if addr.scheme == "serial":
         return SerialTransport(addr.target, addr.baud or profile.serial.baud)
     if addr.scheme == "tcp":
         return TcpTransport(addr.host, addr.port)
     raise UsageError(f"{addr}: {addr.scheme} devices are not supported by this version yet")
+
+
+def _sim_via(addr: DeviceAddress, profile: Profile) -> str:
+    """How to reach a simulated device: as asked, else the profile's usual way."""
+    via = addr.via or profile.transports[0]
+    if via not in profile.transports:
+        raise ProfileError(
+            f"{addr}: profile {profile.name!r} is not reachable over {via} "
+            f"(it is over {', '.join(profile.transports)})"
+        )
+    from .transports.ble import reachable_over_ble
+
+    if via == "ble" and not reachable_over_ble(profile):
+        raise ProfileError(
+            f"{addr}: profile {profile.name!r} does not say which GATT characteristics carry "
+            "its protocol (ble.write_char, ble.notify_char)"
+        )
+    return via
