@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -251,7 +251,7 @@ def _loop_idle(loop: asyncio.AbstractEventLoop) -> bool:
     return ready is None or len(ready) == 0
 
 
-async def first_of(timer: asyncio.Future[None], signal: asyncio.Future[None]) -> bool:
+async def first_of(timer: asyncio.Future[None], signal: asyncio.Future[Any]) -> bool:
     """Wait for a timer or a signal, whichever comes first; True if the signal came.
 
     The timer is dropped either way. Neither future costs a task.

@@ -65,6 +65,8 @@ class Massager:
         self.transport = transport
         self.profile = profile
         self.clock: Clock = clock or MonotonicClock()
+        # Reconnect backoff waits on the same clock as everything else here.
+        transport.clock = self.clock
         self.name = name or transport.description
         self.driver: Driver = driver_for(transport, profile, self.clock, self.name, self._on_state)
         self._info: DeviceInfo | None = None
@@ -113,6 +115,26 @@ class Massager:
             await self._shutdown_tasks()
             await self.transport.close()
             raise
+
+    async def reconnect(self, *, attempts: int | None = None) -> None:
+        """Bring a lost link back (with the transport's backoff), greet the device again and
+        carry on; raises :class:`~massagectl.errors.LinkError` if it cannot."""
+        if self._lost is None:
+            return
+        await self._shutdown_tasks()
+        # Not marked busy: the backoff waits on the clock, which must be free to move.
+        await self.transport.reconnect(attempts=attempts)
+        self._lost = None
+        self.link_lost.clear()
+        try:
+            self._tasks.append(asyncio.create_task(self._read_loop(), name=f"{self.name} reader"))
+            self._info = await self.driver.start()
+            self._set_state(self.driver.state)
+            self._tasks.append(asyncio.create_task(self._write_loop(), name=f"{self.name} writer"))
+        except BaseException:
+            await self._shutdown_tasks()
+            raise
+        _log.info("%s: reconnected", self.name)
 
     def release(self) -> None:
         """Leave the device running when the ``async with`` block ends normally.

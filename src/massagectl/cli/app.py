@@ -26,8 +26,8 @@ DeviceOption = Annotated[
     typer.Option(
         "--device",
         "-d",
-        help="Device address: sim:PROFILE, serial:PATH[?profile=NAME&baud=N], "
-        "tcp:HOST:PORT[?profile=NAME].",
+        help="Device address: sim:PROFILE[?via=ble], serial:PATH[?profile=NAME&baud=N], "
+        "tcp:HOST:PORT[?profile=NAME], ble:ADDRESS_OR_NAME[?profile=NAME] (see `scan`).",
     ),
 ]
 
@@ -100,6 +100,30 @@ def stop(device: DeviceOption) -> None:
     from .commands import stop_command
 
     _guard(runner.run(stop_command(device)))
+
+
+@app.command()
+def scan(
+    timeout: Annotated[
+        str, typer.Option("--timeout", "-t", help="How long to listen for BLE devices (5s, 10).")
+    ] = "5s",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ble: Annotated[bool, typer.Option("--ble/--no-ble", help="Scan for BLE devices.")] = True,
+    serial: Annotated[bool, typer.Option("--serial/--no-serial", help="List serial ports.")] = True,
+    all_devices: Annotated[
+        bool, typer.Option("--all", help="Also list BLE devices that fit no profile.")
+    ] = False,
+) -> None:
+    """Find massagers: BLE devices that fit a profile, and serial ports, with their addresses."""
+    from .scan_command import scan_command
+
+    _guard(
+        runner.run(
+            scan_command(
+                listen=timeout, as_json=as_json, ble=ble, serial=serial, all_devices=all_devices
+            )
+        )
+    )
 
 
 @app.command()
@@ -184,12 +208,28 @@ def run(
         str | None,
         typer.Option("--speedup", help="Run N times faster (simulated devices only)."),
     ] = None,
+    on_disconnect: Annotated[
+        str,
+        typer.Option(
+            "--on-disconnect",
+            help="When a link drops: stop (end the run, stop every device) or resume "
+            "(reconnect with backoff, ramp back in; give up after 60 s).",
+        ),
+    ] = "stop",
 ) -> None:
     """Run a program: live view and keys on a terminal, one line per step otherwise."""
     from .program_commands import run_command
 
     _guard(
-        runner.run(run_command(program, devices=device or [], intensity=intensity, speedup=speedup))
+        runner.run(
+            run_command(
+                program,
+                devices=device or [],
+                intensity=intensity,
+                speedup=speedup,
+                on_disconnect=on_disconnect,
+            )
+        )
     )
 
 

@@ -128,6 +128,8 @@ class LineView:
             print(line, file=self.out, flush=True)
         elif event.kind == "refused":
             _refused(event)
+        elif event.kind in ("lost", "reconnected"):
+            _link_event(event)
 
     async def run(self) -> Outcome:
         """Run the scheduler to its end, printing as it goes."""
@@ -254,6 +256,10 @@ class LiveView:
         if event.kind == "refused":
             _refused(event)
             self._say(event.message)
+        elif event.kind in ("lost", "reconnected"):
+            _link_event(event)
+            what = "link lost" if event.kind == "lost" else "reconnected"
+            self._say(f"{event.device}: {what}")
         elif event.kind == "hold":
             self._say(event.message)
         if event.kind != "sent":
@@ -376,3 +382,11 @@ class LiveView:
             skipped = "; ".join(str(i) for i in issues)
             table.add_row(view.name, now, Text(skipped, style="yellow") if skipped else "")
         return table
+
+
+def _link_event(event: Event) -> None:
+    """Tell the person about a dropped or recovered link on stderr."""
+    if event.kind == "lost":
+        print(f"massagectl: warning: {event.device}: {event.message}", file=sys.stderr, flush=True)
+    else:
+        print(f"massagectl: {event.device}: reconnected", file=sys.stderr, flush=True)

@@ -113,9 +113,16 @@ async def check_command(file: str, *, device: str | None, profile: str | None) -
 
 
 async def run_command(
-    program_ref: str, *, devices: list[str], intensity: str | None, speedup: str | None
+    program_ref: str,
+    *,
+    devices: list[str],
+    intensity: str | None,
+    speedup: str | None,
+    on_disconnect: str = "stop",
 ) -> None:
     """``massagectl run``: run a program with the scheduler, live or one line per step."""
+    if on_disconnect not in ("stop", "resume"):
+        raise UsageError(f"--on-disconnect {on_disconnect!r}: use stop or resume")
     program = get_program(program_ref)
     scale = parse_intensity(intensity) if intensity is not None else 1.0
     factor = parse_speedup(speedup) if speedup is not None else None
@@ -135,7 +142,13 @@ async def run_command(
         views = [device_view(m, program, scale) for m in massagers]
         for view in views:
             _print_fit(view)
-        scheduler = Scheduler(program, massagers, clock=clock, intensity=scale)
+        scheduler = Scheduler(
+            program,
+            massagers,
+            clock=clock,
+            intensity=scale,
+            on_disconnect="resume" if on_disconnect == "resume" else "stop",
+        )
         if interactive():
             await LiveView(scheduler, views).run()
         else:

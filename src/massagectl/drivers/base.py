@@ -10,17 +10,21 @@ the I/O for one of them.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TypeVar
 
 from ..clock import Clock
 from ..errors import LinkLost
 from ..profiles import Profile
 from ..transports.base import Transport
+
+T = TypeVar("T")
 
 
 class CommandKind(Enum):
@@ -152,6 +156,18 @@ class Driver(ABC):
         """Record and announce a new state."""
         self._state = state
         self.on_state(state)
+
+    async def wait_answer(self, waiter: asyncio.Future[T], what: str, timeout_s: float) -> T:
+        """Wait for an answer the reader will deliver; LinkLost if none comes in time.
+
+        Wall time, since it is the link's latency; virtual time stands still meanwhile.
+        """
+        with self.clock.busy():
+            try:
+                async with asyncio.timeout(timeout_s):
+                    return await asyncio.shield(waiter)
+            except TimeoutError:
+                raise LinkLost(f"{self.name}: no answer to {what} within {timeout_s:g} s") from None
 
     async def write(self, data: bytes) -> None:
         """Write to the transport, keeping to the pacing on the injected clock."""

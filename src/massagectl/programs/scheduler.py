@@ -19,7 +19,7 @@ from typing import Final, Literal
 
 from ..clock import Clock, Signal, first_of
 from ..device import Massager
-from ..errors import DeviceError, DeviceRefused
+from ..errors import DeviceError, DeviceRefused, LinkLost
 from .model import Program
 from .timeline import (
     DEFAULT_SAMPLE_S,
@@ -44,8 +44,24 @@ PREVIOUS_GRACE_S: Final = 2.0
 STOP_TIMEOUT_S: Final = 2.0
 
 EventKind = Literal[
-    "step", "sent", "paused", "resumed", "intensity", "hold", "refused", "finished", "stopped"
+    "step",
+    "sent",
+    "paused",
+    "resumed",
+    "intensity",
+    "hold",
+    "refused",
+    "lost",
+    "reconnected",
+    "finished",
+    "stopped",
 ]
+
+#: What a run does when a device's link drops: end (the other devices stop), or pause, reconnect
+#: with backoff and resume ramping in from zero, giving up after a grace period.
+OnDisconnect = Literal["stop", "resume"]
+#: How long "resume" keeps trying to reconnect before it gives up and stops everything.
+RECONNECT_GRACE_S: Final = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +108,12 @@ class Progress:
 Outcome = Literal["finished", "stopped"]
 
 
+def sample_period(m: Massager, wanted: float = DEFAULT_SAMPLE_S) -> float:
+    """How often ramps and patterns are sampled for a device: never faster than half its pacing
+    allows, so that a speed and a heat change both fit between two samples."""
+    return max(wanted, 2 * m.driver.min_gap_s)
+
+
 def device_range(m: Massager) -> DeviceRange:
     """The range a connected device offers."""
     info = m.info
@@ -111,6 +133,8 @@ class Scheduler:
         intensity: float = 1.0,
         sample_s: float = DEFAULT_SAMPLE_S,
         on_event: Callable[[Event], None] | None = None,
+        on_disconnect: OnDisconnect = "stop",
+        reconnect_grace_s: float = RECONNECT_GRACE_S,
     ) -> None:
         if not devices:
             raise ValueError("a program needs at least one device")
@@ -118,6 +142,9 @@ class Scheduler:
         self.devices = list(devices)
         self.clock: Clock = clock or devices[0].clock
         self.sample_s = sample_s
+        self.on_disconnect: OnDisconnect = on_disconnect
+        self.reconnect_grace_s = reconnect_grace_s
+        self._watchers: list[asyncio.Task[None]] = []
         self._intensity = _clamp_intensity(intensity)
         self._listeners: list[Callable[[Event], None]] = [on_event] if on_event else []
         self._tracks = [
@@ -282,15 +309,22 @@ class Scheduler:
         self._anchor_clock = self.clock.now()
         self._anchor_prog = 0.0
         self._replan()
+        self._watch_links()
         try:
             outcome = await self._loop()
         finally:
+            for watcher in self._watchers:
+                watcher.cancel()
             await self._rest_all()
         self._emit("finished" if outcome == "finished" else "stopped")
         return outcome
 
     async def _loop(self) -> Outcome:
         while not self._stopped:
+            lost = [t for t in self._tracks if t.massager.link_lost.is_set()]
+            if lost:
+                await self._recover(lost)
+                continue
             if self._rest_needed:
                 self._rest_needed = False
                 await self._rest_all()
@@ -313,6 +347,59 @@ class Scheduler:
                 return "finished"
             await self._apply_due(t)
         return "stopped"
+
+    def _watch_links(self) -> None:
+        """Wake the loop when any device's link drops, whatever it is waiting for."""
+
+        async def watch(m: Massager) -> None:
+            await m.link_lost.wait()
+            self._poke.set()
+
+        self._watchers = [
+            asyncio.ensure_future(watch(t.massager))
+            for t in self._tracks
+            if not t.massager.link_lost.is_set()
+        ]
+
+    async def _recover(self, lost: list[_Track]) -> None:
+        """A link dropped: end the run, or pause, reconnect and resume, as configured."""
+        names = ", ".join(t.massager.name for t in lost)
+        reasons = "; ".join(str(t.massager.lost_reason or "link lost") for t in lost)
+        self._emit("lost", device=names, message=reasons)
+        if self.on_disconnect == "stop":
+            raise LinkLost(f"link lost mid-program: {reasons}; the other devices were stopped")
+        was_paused = self._paused
+        self.pause()
+        self._rest_needed = False
+        await self._rest_all()
+        reconnecting = asyncio.ensure_future(
+            asyncio.gather(*(t.massager.reconnect() for t in lost))
+        )
+        deadline = self.clock.timer(self.clock.now() + self.reconnect_grace_s)
+        try:
+            await first_of(deadline, reconnecting)
+        finally:
+            if not reconnecting.done():
+                reconnecting.cancel()
+        if not reconnecting.done() or reconnecting.cancelled():
+            why = "no link within the grace period"
+        elif (error := reconnecting.exception()) is not None:
+            why = str(error)
+        else:
+            why = ""
+        if why:
+            raise LinkLost(
+                f"{names}: gave up reconnecting after {self.reconnect_grace_s:g} s ({why}); "
+                "every device was stopped"
+            )
+        for track in lost:
+            track.sent = _levels_of(track.massager)
+        for watcher in self._watchers:
+            watcher.cancel()
+        self._watch_links()
+        self._emit("reconnected", device=names)
+        if not was_paused:
+            self.resume()
 
     def _next_onset(self) -> float:
         """Program time of the next step start still to announce (infinite if none)."""
@@ -356,6 +443,9 @@ class Scheduler:
             # A device in a fault (overheat, motor) refuses; the program goes on, and the
             # person is told. Safety faults that must end the run are the envelope's call.
             self._emit("refused", device=m.name, message=str(exc))
+        except LinkLost:
+            # The loop sees the loss (link_lost is set) and ends the run or reconnects.
+            return
         track.sent = target
         self._emit("sent", device=m.name, levels=target)
 
@@ -390,7 +480,7 @@ class Scheduler:
                 start=self._anchor_prog,
                 intensity=self._intensity,
                 fade=self._fade,
-                sample_s=self.sample_s,
+                sample_s=sample_period(track.massager, self.sample_s),
             )
             track.pending = _next(track.changes)
         self._poke.set()

@@ -6,7 +6,8 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 
-from ..errors import LinkLost
+from ..clock import Clock, MonotonicClock
+from ..errors import LinkError, LinkLost
 
 _log = logging.getLogger(__name__)
 
@@ -22,11 +23,18 @@ class Transport(ABC):
     #: socket or an in-process link does not). The device layer sends its resync byte if so.
     carries_stale_bytes: bool = False
 
+    #: Backoff before each reconnect try: doubling from the first to the last value.
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 8.0
+    reconnect_attempts: int = 6
+
     def __init__(self, description: str) -> None:
         self.description = description
         self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._lost_reason: str | None = None
         self.lost = asyncio.Event()
+        #: The clock reconnect backoff waits on (the device layer shares its own).
+        self.clock: Clock = MonotonicClock()
 
     @abstractmethod
     async def open(self) -> None:
@@ -39,6 +47,37 @@ class Transport(ABC):
     @abstractmethod
     async def close(self) -> None:
         """Close the link. Safe to call more than once, and after the link was lost."""
+
+    async def reconnect(self, *, attempts: int | None = None) -> None:
+        """Open the link again after a loss, waiting 0.5 s, 1 s, 2 s … 8 s before the tries.
+
+        Chunks from the old link are dropped. Raises :class:`LinkError` when every try failed.
+        """
+        if not self.is_lost:
+            return
+        tries = attempts if attempts is not None else self.reconnect_attempts
+        delay, last = self.backoff_initial_s, None
+        for attempt in range(1, tries + 1):
+            await self.clock.sleep_until(self.clock.now() + delay)
+            delay = min(delay * 2, self.backoff_max_s)
+            self._restart()
+            try:
+                await self.open()
+            except LinkError as exc:
+                last = exc
+                self._mark_lost(str(exc))
+                _log.info("%s: reconnect try %d failed: %s", self.description, attempt, exc)
+                continue
+            _log.info("%s: reconnected", self.description)
+            return
+        reason = str(last).removeprefix(f"{self.description}: ") if last else "no tries made"
+        raise LinkError(f"{self.description}: could not reconnect after {tries} tries: {reason}")
+
+    def _restart(self) -> None:
+        # A loss ends the chunk stream for good; a new link starts a new one.
+        self._chunks = asyncio.Queue()
+        self._lost_reason = None
+        self.lost.clear()
 
     async def read(self) -> bytes:
         """The next received chunk."""

@@ -1,0 +1,80 @@
+"""Theragun generation 4 guns over BLE: speed as rpm, status by request and by notification.
+
+The protocol has no answers to commands (BLE's write response is the only acknowledgement) and no
+documented keepalive. Speed levels are rpm, so the project's mapping rule turns a program's
+fraction straight into rpm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from ..errors import LinkLost
+from ..protocols import theragun
+from .base import Command, CommandKind, DeviceInfo, DeviceState, Driver
+
+_log = logging.getLogger(__name__)
+
+#: How long to wait for a status or version notification after asking for one.
+ANSWER_TIMEOUT_S = 1.0
+
+
+@dataclass
+class TheragunDriver(Driver):
+    """The host's side of the Theragun gun protocol."""
+
+    _status_waiter: asyncio.Future[None] | None = None
+    version: theragun.TheragunVersion | None = None
+
+    async def start(self) -> DeviceInfo:
+        """Ask for the firmware version and the status; capabilities come from the profile."""
+        await self.write(theragun.request_version())
+        await self._request_status("the firmware version and status")
+        return DeviceInfo.from_profile(self.profile)
+
+    async def execute(self, command: Command) -> None:
+        """Speed is rpm; stop is rpm 0; the guns have no heater and no programs."""
+        kind = command.kind
+        if kind is CommandKind.SPEED:
+            await self.write(theragun.set_speed(command.value))
+            self._assume(speed=command.value)
+        elif kind is CommandKind.STOP:
+            await self.write(theragun.set_speed(0))
+            self._assume(speed=0)
+        elif kind in (CommandKind.STATUS, CommandKind.PING):
+            await self._request_status("a status")
+        # HEAT and PROGRAM can only be 0 here (the device layer checked the range): nothing to do.
+
+    def feed(self, data: bytes) -> None:
+        """Status and version notifications."""
+        for item in theragun.decode_notifications(data):
+            if isinstance(item, theragun.BadPacket):
+                self.bad_frames += 1
+                _log.debug("%s: dropped a notification (%s)", self.name, item.reason)
+            elif isinstance(item, theragun.TheragunStatus):
+                self.publish(DeviceState(speed=item.rpm if item.running else 0))
+                if self._status_waiter is not None and not self._status_waiter.done():
+                    self._status_waiter.set_result(None)
+            elif isinstance(item, theragun.TheragunVersion):
+                self.version = item
+                _log.info("%s: firmware %s", self.name, item)
+
+    def link_lost(self, exc: LinkLost) -> None:
+        """Fail a status request in flight."""
+        if self._status_waiter is not None and not self._status_waiter.done():
+            self._status_waiter.set_exception(exc)
+
+    async def _request_status(self, what: str) -> None:
+        self._status_waiter = waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self.write(theragun.request_status())
+            await self.wait_answer(waiter, f"a request for {what}", ANSWER_TIMEOUT_S)
+        finally:
+            self._status_waiter = None
+
+    def _assume(self, *, speed: int) -> None:
+        # The gun confirms with a status notification; until then the host's best knowledge is
+        # what it just told the gun.
+        self.publish(DeviceState(speed=speed))
