@@ -71,10 +71,13 @@ class Timeline:
         self._states: list[StateSnapshot] = []
         self._times: list[float] = []
         self._listeners: list[StateListener] = []
+        self._command_listeners: list[Callable[[CommandRecord], None]] = []
 
     def record_command(self, record: CommandRecord) -> None:
         """Append a received command (called by the firmware)."""
         self._commands.append(record)
+        for listener in list(self._command_listeners):
+            listener(record)
 
     def record_state(self, t: float, state: DeviceState, cause: str) -> StateSnapshot:
         """Append a snapshot of ``state`` taken at clock time ``t`` (called by the firmware)."""
@@ -108,6 +111,16 @@ class Timeline:
         def remove() -> None:
             if listener in self._listeners:
                 self._listeners.remove(listener)
+
+        return remove
+
+    def on_command(self, listener: Callable[[CommandRecord], None]) -> Callable[[], None]:
+        """Call ``listener`` with every command received; returns a function that unsubscribes."""
+        self._command_listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._command_listeners:
+                self._command_listeners.remove(listener)
 
         return remove
 

@@ -32,10 +32,12 @@ class SimLine:
 class SimProcess:
     """``massagectl sim PROFILE --pty`` in the background, its state lines collected."""
 
-    def __init__(self, profile: str) -> None:
+    def __init__(self, profile: str, *, commands: bool = False) -> None:
         self.profile = profile
+        #: ``(command, value, answer)`` of every command the device received (with ``commands``).
+        self.commands: list[tuple[str, str, str]] = []
         self.proc = subprocess.Popen(
-            [*CLI, "sim", profile, "--pty"],
+            [*CLI, "sim", profile, "--pty", *(["--commands"] if commands else [])],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -59,6 +61,9 @@ class SimProcess:
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
             fields = dict(_LINE.findall(raw))
+            if "command" in fields:
+                self.commands.append((fields["command"], fields["value"], fields["answer"]))
+                continue
             if "t" not in fields:
                 continue
             self.lines.put(

@@ -134,13 +134,16 @@ def sim(
         str | None, typer.Option("--tcp", help="Serve on HOST:PORT (port 0 picks one).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the address.")] = False,
+    commands: Annotated[
+        bool, typer.Option("--commands", help="Also print every command the device receives.")
+    ] = False,
 ) -> None:
     """Serve a simulated device; prints its address on the first line, then its state changes."""
     from .commands import sim_command
 
     if pty == (tcp is not None):
         runner.fail("sim: give exactly one of --pty or --tcp HOST:PORT")
-    _guard(runner.run(sim_command(profile, pty=pty, tcp=tcp, quiet=quiet)))
+    _guard(runner.run(sim_command(profile, pty=pty, tcp=tcp, quiet=quiet, commands=commands)))
 
 
 ProfileOption = Annotated[

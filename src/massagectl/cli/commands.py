@@ -77,6 +77,12 @@ async def set_command(
                     "host goes quiet; use --for to hold a setting",
                     file=sys.stderr,
                 )
+            elif state.active:
+                print(
+                    f"massagectl: warning: {m.name} has no watchdog: it keeps running until "
+                    "`massagectl stop` or its own auto-off; --for holds a setting and then stops",
+                    file=sys.stderr,
+                )
             return
         await _hold(m, seconds)
         await m.stop()
@@ -143,10 +149,13 @@ async def _hold(m: Massager, seconds: float) -> None:
         unsubscribe()
 
 
-async def sim_command(profile: str, *, pty: bool, tcp: str | None, quiet: bool) -> None:
-    """``massagectl sim``: the address on the first line, then one line per state change."""
+async def sim_command(
+    profile: str, *, pty: bool, tcp: str | None, quiet: bool, commands: bool = False
+) -> None:
+    """``massagectl sim``: the address on the first line, then one line per state change (and
+    per command received, with ``commands``)."""
     from massagesim import SimulatedDevice, serve_pty, serve_tcp
-    from massagesim.timeline import StateSnapshot
+    from massagesim.timeline import CommandRecord, StateSnapshot
 
     from ..address import parse_host_port
     from ..profiles import get_profile
@@ -168,8 +177,18 @@ async def sim_command(profile: str, *, pty: bool, tcp: str | None, quiet: bool) 
                 flush=True,
             )
 
+        def show_command(c: CommandRecord) -> None:
+            value = "-" if c.value is None else str(c.value)
+            print(
+                f"t={c.t - origin:.3f} command={c.type} value={value} answer={c.answer}"
+                + (" retry" if c.retry else ""),
+                flush=True,
+            )
+
         if not quiet:
             device.on_change(show)
+            if commands:
+                device.timeline.on_command(show_command)
         if pty:
             async with serve_pty(device) as path:
                 print(path, flush=True)
