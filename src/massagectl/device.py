@@ -32,6 +32,8 @@ from .drivers.base import Command, CommandKind, DeviceInfo, DeviceState, Driver,
 from .errors import DeviceError, LinkLost, ValueOutOfRange
 from .mapping import fraction_to_level, heat_name_to_level
 from .profiles import Profile
+from .safety.envelope import Cut, SafetyEnvelope
+from .safety.limits import SafetyLimits, limits_for
 from .transports.base import Transport
 
 __all__ = ["DeviceInfo", "DeviceState", "Massager"]
@@ -61,6 +63,7 @@ class Massager:
         *,
         clock: Clock | None = None,
         name: str | None = None,
+        limits: SafetyLimits | None = None,
     ) -> None:
         self.transport = transport
         self.profile = profile
@@ -84,6 +87,10 @@ class Massager:
         self._lost: LinkLost | None = None
         #: Set once the link is gone (closed, dropped, or the device stopped answering).
         self.link_lost = asyncio.Event()
+        self._limits = limits
+        self._envelope: SafetyEnvelope | None = None
+        self._guard_wake = Signal()
+        self._safety_listeners: list[Callable[[Cut], None]] = []
 
     @property
     def bad_frames(self) -> int:
@@ -108,8 +115,11 @@ class Massager:
         try:
             self._tasks.append(asyncio.create_task(self._read_loop(), name=f"{self.name} reader"))
             self._info = await self.driver.start()
+            limits = self._limits if self._limits is not None else limits_for(self.profile)
+            self._envelope = SafetyEnvelope(limits, self._info)
             self._set_state(self.driver.state)
             self._tasks.append(asyncio.create_task(self._write_loop(), name=f"{self.name} writer"))
+            self._tasks.append(asyncio.create_task(self._guard_loop(), name=f"{self.name} guard"))
             self._running = True
         except BaseException:
             await self._shutdown_tasks()
@@ -131,6 +141,7 @@ class Massager:
             self._info = await self.driver.start()
             self._set_state(self.driver.state)
             self._tasks.append(asyncio.create_task(self._write_loop(), name=f"{self.name} writer"))
+            self._tasks.append(asyncio.create_task(self._guard_loop(), name=f"{self.name} guard"))
         except BaseException:
             await self._shutdown_tasks()
             raise
@@ -192,6 +203,23 @@ class Massager:
 
         return unsubscribe
 
+    @property
+    def envelope(self) -> SafetyEnvelope:
+        """The safety limits in force (after connecting)."""
+        if self._envelope is None:
+            raise LinkLost(f"{self.name}: not connected")
+        return self._envelope
+
+    def subscribe_safety(self, listener: Callable[[Cut], None]) -> Callable[[], None]:
+        """Call ``listener`` with everything the safety envelope holds back or ends."""
+        self._safety_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._safety_listeners:
+                self._safety_listeners.remove(listener)
+
+        return unsubscribe
+
     async def status(self) -> DeviceState:
         """Ask the device for its state now."""
         await self._submit(CommandKind.STATUS, 0)
@@ -207,13 +235,13 @@ class Massager:
             raise ValueOutOfRange(f"{self.name}: speed {exc}") from None
         if fraction > 0 and self.info.speed_levels == 0:
             raise ValueOutOfRange(f"{self.name}: this device has no motor")
-        await self.set_speed_level(level)
-        return level
+        return await self.set_speed_level(level)
 
-    async def set_speed_level(self, level: int) -> None:
-        """Set the speed level, 0 (off) to the device's top level."""
+    async def set_speed_level(self, level: int) -> int:
+        """Set the speed level, 0 (off) to the device's top level; returns the level sent
+        (lower if the safety envelope caps it)."""
         self._check_range("speed level", level, self.info.speed_levels, "motor")
-        await self._command(CommandKind.SPEED, level)
+        return await self._command(CommandKind.SPEED, level)
 
     async def set_heat(self, heat: str | int) -> int:
         """Set heat by name (off, low, medium, high) or by level; returns the level."""
@@ -227,8 +255,7 @@ class Massager:
         else:
             level = heat
         self._check_range("heat level", level, self.info.heat_levels, "heater")
-        await self._command(CommandKind.HEAT, level)
-        return level
+        return await self._command(CommandKind.HEAT, level)
 
     async def run_program(self, index: int) -> None:
         """Start the device's built-in program ``index`` (1-based); 0 ends the running one."""
@@ -265,10 +292,43 @@ class Massager:
         if not 0 <= value <= top:
             raise ValueOutOfRange(f"{self.name}: {what} {value} is outside 0..{top}")
 
-    async def _command(self, kind: CommandKind, value: int) -> None:
-        if value > 0:
+    async def _command(self, kind: CommandKind, value: int) -> int:
+        allowed, cut = self.envelope.admit(kind, value, self.clock.now())
+        if cut is not None:
+            self._report(cut)
+        if allowed > 0:
             self._made_active = True
-        await self._submit(kind, value)
+        await self._submit(kind, allowed)
+        return allowed
+
+    def _report(self, cut: Cut) -> None:
+        _log.warning("%s: safety: %s", self.name, cut.message)
+        for listener in list(self._safety_listeners):
+            try:
+                listener(cut)
+            except Exception:  # a listener's bug must not take the device down
+                _log.exception("%s: safety listener failed", self.name)
+
+    async def _guard_loop(self) -> None:
+        """Act on the envelope's deadlines: the longest heat, the longest session."""
+        envelope = self.envelope
+        while True:
+            self._guard_wake.clear()
+            deadline = envelope.next_deadline()
+            if deadline is None:
+                await self._guard_wake.wait()
+                continue
+            if await first_of(self.clock.timer(deadline), self._guard_wake.future()):
+                continue
+            for action, cut in envelope.due(self.clock.now()):
+                self._report(cut)
+                try:
+                    if action == "stop":
+                        await self.stop()
+                    else:
+                        await self._submit(CommandKind.HEAT, 0)
+                except DeviceError as exc:
+                    _log.warning("%s: safety %s failed: %s", self.name, action, exc)
 
     # --- the writer: coalescing, pacing, keepalive ---------------------------------------
 
@@ -383,6 +443,9 @@ class Massager:
     def _set_state(self, state: DeviceState, *, connected: bool = True) -> None:
         if state.connected != connected:
             state = dataclasses.replace(state, connected=connected)
+        if self._envelope is not None and state.connected:
+            self._envelope.observe(state, self.clock.now())
+            self._guard_wake.set()
         if state == self._state:
             return
         if state.active and not self._state.active:

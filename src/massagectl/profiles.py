@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ProfileError
+from .programs.model import Duration, Heat, Percent
 from .resources import data_dir
 
 
@@ -152,6 +153,19 @@ class Simulation(_Model):
     low_battery_pct: Annotated[int, Field(ge=0, le=100)] = 15
 
 
+class SafetyOverride(_Model):
+    """Safety limits from one source (a profile, the person's file); unset ones fall through.
+
+    See :mod:`massagectl.safety.limits` for how the sources combine.
+    """
+
+    max_heat: Heat | None = None
+    max_continuous_heat: Annotated[Duration, Field(gt=0)] | None = None
+    heat_rest: Annotated[Duration, Field(ge=0)] | None = None
+    max_session: Annotated[Duration, Field(gt=0)] | None = None
+    max_intensity: Percent | None = None
+
+
 class Profile(_Model):
     """A massager model."""
 
@@ -169,6 +183,8 @@ class Profile(_Model):
     serial: SerialSettings = SerialSettings()
     ble: BleSettings = BleSettings()
     link: LinkSettings = LinkSettings()
+    #: The model's own safety limits (see massagectl.safety); unset ones use the defaults.
+    safety: SafetyOverride | None = None
     #: How the model can be reached, the usual way first (``sim:`` simulates it that way).
     transports: Annotated[list[Literal["serial", "ble"]], Field(min_length=1)] = ["serial", "ble"]
     power: Literal["mains", "battery", "any"] = "any"

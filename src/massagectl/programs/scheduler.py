@@ -53,6 +53,7 @@ EventKind = Literal[
     "refused",
     "lost",
     "reconnected",
+    "safety",
     "finished",
     "stopped",
 ]
@@ -310,11 +311,20 @@ class Scheduler:
         self._anchor_prog = 0.0
         self._replan()
         self._watch_links()
+        # What the safety envelope holds back is part of the run's story: tell the listeners.
+        unsubscribe = [
+            t.massager.subscribe_safety(
+                lambda cut, m=t.massager: self._emit("safety", device=m.name, message=cut.message)
+            )
+            for t in self._tracks
+        ]
         try:
             outcome = await self._loop()
         finally:
             for watcher in self._watchers:
                 watcher.cancel()
+            for stop_listening in unsubscribe:
+                stop_listening()
             await self._rest_all()
         self._emit("finished" if outcome == "finished" else "stopped")
         return outcome
