@@ -20,6 +20,7 @@ from typing import Final, Literal
 from ..clock import Clock, Signal, first_of
 from ..device import Massager
 from ..errors import DeviceError, DeviceRefused, LinkLost
+from ..safety.envelope import Cut
 from .model import Program
 from .timeline import (
     DEFAULT_SAMPLE_S,
@@ -313,10 +314,7 @@ class Scheduler:
         self._watch_links()
         # What the safety envelope holds back is part of the run's story: tell the listeners.
         unsubscribe = [
-            t.massager.subscribe_safety(
-                lambda cut, m=t.massager: self._emit("safety", device=m.name, message=cut.message)
-            )
-            for t in self._tracks
+            t.massager.subscribe_safety(self._safety_listener(t.massager)) for t in self._tracks
         ]
         try:
             outcome = await self._loop()
@@ -357,6 +355,12 @@ class Scheduler:
                 return "finished"
             await self._apply_due(t)
         return "stopped"
+
+    def _safety_listener(self, m: Massager) -> Callable[[Cut], None]:
+        def listener(cut: Cut) -> None:
+            self._emit("safety", device=m.name, message=cut.message)
+
+        return listener
 
     def _watch_links(self) -> None:
         """Wake the loop when any device's link drops, whatever it is waiting for."""
