@@ -7,7 +7,8 @@ Three separate things, in the manner of pyatv's fake devices:
   (:func:`make_firmware`): :class:`OmpFirmware`, :class:`TheragunFirmware`,
   :class:`LovenseFirmware`, :class:`RongTaiFirmware`, all on :class:`BaseFirmware`;
 - the test-facing handle: :class:`SimulatedDevice`, which owns the other two, runs the device's
-  own time, records a :class:`Timeline`, and can be told to overheat, stall or run flat.
+  own time, records a :class:`Timeline`, and can be told to overheat, stall or run flat; its
+  :class:`FaultInjector` (``device.faults``) makes it misbehave on the link or refuse commands.
 
 :func:`serve_pty` and :func:`serve_tcp` put a device where any program can reach it.
 """
@@ -15,6 +16,7 @@ Three separate things, in the manner of pyatv's fake devices:
 from __future__ import annotations
 
 from .device import SimLink, SimulatedDevice
+from .faults import FAULTS, FaultInjector, FaultSpec, LinkFaults, parse_fault
 from .firmware import OmpFirmware
 from .firmware_base import BaseFirmware, simulatable_profile
 from .firmware_lovense import LovenseFirmware
@@ -27,10 +29,14 @@ from .thermal import ThermalModel
 from .timeline import CommandRecord, StateSnapshot, Timeline
 
 __all__ = [
+    "FAULTS",
     "FIRMWARES",
     "BaseFirmware",
     "CommandRecord",
     "DeviceState",
+    "FaultInjector",
+    "FaultSpec",
+    "LinkFaults",
     "LovenseFirmware",
     "OmpFirmware",
     "RongTaiFirmware",
@@ -41,6 +47,7 @@ __all__ = [
     "ThermalModel",
     "Timeline",
     "make_firmware",
+    "parse_fault",
     "serve_pty",
     "serve_tcp",
     "simulatable_profile",

@@ -218,11 +218,19 @@ class SimBleRadio:
         return peripheral
 
     def drop(self, address: str) -> None:
-        """Make the link to a peripheral vanish (the central sees an unsolicited disconnect)."""
+        """Make the link to a peripheral vanish (the central sees an unsolicited disconnect).
+
+        For the device it is an accidental loss, as with :meth:`SimulatedDevice.drop_link`: a
+        Lovense with ``AutoSwith`` on stops.
+        """
         peripheral = self._peripherals.get(address.upper())
         client = peripheral._client if peripheral is not None else None
-        if client is not None:
-            client._lose("link dropped by the radio")
+        if client is None or peripheral is None:
+            return
+        if client._link is not None and peripheral.device.link is client._link:
+            # Closing the device's live link by accident tells its firmware, and the central.
+            peripheral.device.drop_link()
+        client._lose("link dropped by the radio")
 
     def get(self, address: str) -> SimPeripheral | None:
         """The peripheral in range under ``address``, if any."""

@@ -4,7 +4,9 @@
 by the profile's protocol (:func:`~massagesim.firmware_registry.make_firmware`: OMP/1, Theragun,
 Lovense or RongTai), and reads its clock for it; a host talks to it through
 a :class:`SimLink` (bytes in with :meth:`SimLink.feed`, bytes out through the ``send`` callback),
-which is also what the pty and TCP servers in :mod:`massagesim.serve` wrap.
+which is also what the pty and TCP servers in :mod:`massagesim.serve` wrap. Everything the device
+sends passes its fault handle (:attr:`SimulatedDevice.faults`, :mod:`massagesim.faults`) on the
+way out, which may swallow, garble or hold it back.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from massagectl.clock import Clock, MonotonicClock
 from massagectl.profiles import Profile
 from massagectl.protocols.omp import BadFrame, FrameDecoder
 
+from .faults import FaultInjector
 from .firmware import OmpFirmware
 from .firmware_base import BaseFirmware, simulatable_profile
 from .firmware_registry import make_firmware
@@ -71,7 +74,7 @@ class SimLink:
             return
         firmware = self._device.firmware
         if not isinstance(firmware, OmpFirmware):
-            self.deliver(firmware.receive(data, self._device.clock.now()))
+            self._answer(firmware.receive(data, self._device.clock.now()))
             if firmware.take_hangup():
                 _LOG.debug("%s: the device ended the link", self._device.profile.name)
                 self.close()
@@ -82,12 +85,24 @@ class SimLink:
             if isinstance(item, BadFrame):
                 _LOG.debug("dropped a broken frame (%s): %s", item.reason, item.data.hex(" "))
                 continue
-            self.deliver(firmware.handle_frame(item, self._device.clock.now()))
+            self._answer(firmware.handle_frame(item, self._device.clock.now()))
             if self._closed:
                 return
 
     def deliver(self, data: bytes) -> None:
-        """Send device-to-host bytes over this link (nothing happens once it is closed)."""
+        """Send device-to-host bytes over this link, through the device's link faults (nothing
+        happens once it is closed)."""
+        if not data or self._closed:
+            return
+        self._device.faults.link.transmit(self, data)
+
+    def _answer(self, data: bytes) -> None:
+        # What the device says in reply to what it heard: the only bytes a delay holds back.
+        if data and not self._closed:
+            self._device.faults.link.transmit(self, data, answer=True)
+
+    def transmit_now(self, data: bytes) -> None:
+        """Put bytes on the wire at once, past the link faults (nothing once closed)."""
         if not data or self._closed:
             return
         try:
@@ -102,6 +117,7 @@ class SimLink:
         if self._closed:
             return
         self._closed = True
+        self._device.faults.link.discard(self)
         self._device._detach(self)
         if self._on_close is not None:
             self._on_close()
@@ -113,7 +129,9 @@ class SimulatedDevice:
     Use it as an async context manager (``async with SimulatedDevice("omp-wand-heat") as dev``)
     to run its time loop, then :meth:`connect` a host. The handle methods
     (:meth:`set_temperature`, :meth:`inject_motor_fault`, ...) change it the way the physical
-    world would; :attr:`state` and :attr:`timeline` show what it is doing and has done.
+    world would; :attr:`faults` makes it misbehave (a muted, garbled or late link, refused
+    commands, an auto-off, ...); :attr:`state` and :attr:`timeline` show what it is doing and
+    has done.
     """
 
     def __init__(self, profile: Profile | str, clock: Clock | None = None) -> None:
@@ -131,6 +149,8 @@ class SimulatedDevice:
         )
         self._link: SimLink | None = None
         self._task: asyncio.Task[None] | None = None
+        #: The test-facing fault handle (see :mod:`massagesim.faults`).
+        self.faults: FaultInjector = FaultInjector(self)
 
     def __repr__(self) -> str:
         return f"<SimulatedDevice {self.profile.name}>"

@@ -20,6 +20,9 @@ Behaviour beyond the letter of the spec (documented here so the host side can re
   (REFUSED_FAULT) until the battery is set above 0.
 - The heater element's temperature is modelled on every device with heat, with or without a
   sensor; the cut-out works either way (a thermal fuse), only STATUS hides it without a sensor.
+- An injected refusal (``refuse_next``) answers SET_SPEED, SET_HEAT or RUN_PROGRAM above 0 with
+  the chosen ACK code and changes nothing; it is checked before the value's range.
+  ``remaining_s`` counts down to the auto-off in force, an injected one included.
 """
 
 from __future__ import annotations
@@ -146,12 +149,11 @@ class OmpFirmware(BaseFirmware):
         )
 
     def _remaining_s(self) -> int:
-        auto_off = self.profile.limits.auto_off_s
-        since = self.state.active_since
-        if auto_off is None or since is None or not self.state.active:
+        due = self._auto_off_at()
+        if due is None:
             return 0
         # The epsilon keeps 900.0000000001 (float noise) from reading as 901 s.
-        left = math.ceil(since + auto_off - self._t - 1e-9)
+        left = math.ceil(due - self._t - 1e-9)
         return max(0, min(0xFFFF, left))
 
     # --- the protocol side --------------------------------------------------------------------
@@ -231,6 +233,8 @@ class OmpFirmware(BaseFirmware):
             return self.status(frame.seq).to_frame()
         if mtype is MsgType.PING:
             return self._ack(frame, AckCode.OK)
+        if mtype in _CONTROL and value > 0 and (refusal := self._take_refusal()) is not None:
+            return self._ack(frame, refusal)
         if mtype is MsgType.SET_SPEED:
             code = self._set_speed(value)
         elif mtype is MsgType.SET_HEAT:

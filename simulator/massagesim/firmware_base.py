@@ -25,6 +25,14 @@ Shared rules (the OMP/1 firmware documents them against its spec; the others fol
   the motor cannot be started. Heat still works.
 - The heater's temperature is modelled on every device with heat; the cut-out at
   ``limits.max_temp_c`` (when above 0) cuts the heat and sets OVERHEAT, which clears 5 °C lower.
+- Injected refusals (:meth:`BaseFirmware.refuse_next`) apply only to commands that would start
+  or raise something (a level or a program above 0): a command that stops is always obeyed, so
+  that a host can always bring the device to rest. Each protocol refuses in its own way (OMP/1:
+  an ACK with the chosen code; Lovense: ``ERR;``; Theragun and RongTai, which never answer a
+  command: the command is ignored).
+- The auto-off (:attr:`BaseFirmware.auto_off_s`) is the profile's ``limits.auto_off_s`` unless a
+  test changes it (:meth:`BaseFirmware.set_auto_off`) or brings the next one forward
+  (:meth:`BaseFirmware.auto_off_in`); a device without one gets none.
 """
 
 from __future__ import annotations
@@ -104,6 +112,12 @@ class BaseFirmware:
         self._out: list[bytes] = []
         self._last_status_at: float | None = None
         self._hangup = False
+        #: Seconds of continuous activity before the device stops itself; None: no auto-off.
+        self.auto_off_s: float | None = self.profile.limits.auto_off_s
+        # auto_off_in(): when the running activity period ends, ahead of its normal auto-off.
+        self._auto_off_due: float | None = None
+        self._refusals = 0
+        self._refusal_code = AckCode.REFUSED_FAULT
 
         s = self.state
         s.temperature_c = self.thermal.temperature_c
@@ -214,6 +228,66 @@ class BaseFirmware:
         self._commit("motor repaired")
         self._settle()
         return self._flush()
+
+    def refuse_next(self, count: int = 1, code: AckCode = AckCode.REFUSED_FAULT) -> None:
+        """Refuse the next ``count`` commands that would start or raise something.
+
+        ``code`` is the ACK an OMP/1 device answers with (not OK); Lovense answers ``ERR;``,
+        and Theragun and RongTai, which never answer a command, ignore it. Commands that stop
+        are never refused. ``refuse_next(0)`` cancels what is left.
+        """
+        if count < 0:
+            raise ValueError(f"cannot refuse {count} commands")
+        if code is AckCode.OK:
+            raise ValueError("a refusal needs an ACK code other than OK")
+        self._refusals = count
+        self._refusal_code = code
+
+    @property
+    def refusals_left(self) -> int:
+        """How many more commands :meth:`refuse_next` will refuse."""
+        return self._refusals
+
+    def set_auto_off(self, seconds: float, now: float) -> bytes:
+        """Make the auto-off ``seconds`` of continuous activity (counted from its start).
+
+        Only for a device that has an auto-off: giving one to a device without would invent a
+        behaviour that the real model does not have.
+        """
+        self._check_auto_off(seconds)
+        self._advance(now)
+        self.auto_off_s = float(seconds)
+        self._commit("auto-off set")
+        self._settle()
+        return self._flush()
+
+    def auto_off_in(self, seconds: float, now: float) -> bytes:
+        """Bring the auto-off forward: the running activity ends ``seconds`` from now.
+
+        Later activity gets the normal auto-off again. The device must be active (an idle
+        device has nothing to switch off) and have an auto-off.
+        """
+        self._check_auto_off(seconds)
+        self._advance(now)
+        if not self.state.active:
+            raise ValueError(f"{self.profile.name} is idle: there is nothing to switch off")
+        self._auto_off_due = self._t + seconds
+        self._settle()
+        return self._flush()
+
+    def _check_auto_off(self, seconds: float) -> None:
+        if self.auto_off_s is None:
+            raise ValueError(f"{self.profile.name} has no auto-off (its profile sets none)")
+        if not seconds >= 0:
+            raise ValueError(f"auto-off after {seconds} s: expected 0 or more seconds")
+
+    def _take_refusal(self) -> AckCode | None:
+        """Use up one injected refusal, if any is left: the code to refuse with."""
+        if self._refusals <= 0:
+            return None
+        self._refusals -= 1
+        _LOG.info("%s: refusing a command (injected fault)", self.profile.name)
+        return self._refusal_code
 
     # --- rules subclasses use and may refine --------------------------------------------------
 
@@ -327,11 +401,12 @@ class BaseFirmware:
         return None
 
     def _auto_off_at(self) -> float | None:
-        """When the device stops itself (by default after ``limits.auto_off_s`` of activity)."""
-        s, auto_off = self.state, self.profile.limits.auto_off_s
-        if s.active and auto_off is not None and s.active_since is not None:
-            return s.active_since + auto_off
-        return None
+        """When the device stops itself (by default after :attr:`auto_off_s` of activity)."""
+        s, auto_off = self.state, self.auto_off_s
+        if not s.active or auto_off is None or s.active_since is None:
+            return None
+        due = s.active_since + auto_off
+        return due if self._auto_off_due is None else min(due, self._auto_off_due)
 
     def _extra_events(self) -> list[_Event]:
         """Events of the protocol's own (priority 10 and up)."""
@@ -403,6 +478,7 @@ class BaseFirmware:
         _LOG.info("%s: auto-off after continuous activity, stopping", self.profile.name)
         self._stop_all()
         self.state.faults |= Fault.AUTO_OFF
+        self._auto_off_due = None
 
     def _on_overheat(self) -> None:
         limit = float(self.profile.limits.max_temp_c)
@@ -447,6 +523,8 @@ class BaseFirmware:
         self.thermal.set_level(s.heat)
         if not s.active:
             s.active_since = None
+            # An auto_off_in() belongs to the activity period that has just ended.
+            self._auto_off_due = None
         elif s.active_since is None:
             s.active_since = self._t
         key = self._core_key()

@@ -32,6 +32,8 @@ rest is the simulator's choice, checked on no hardware:
   none) and no unsolicited message.
 - Timeline causes: ``SET_SPEED`` (Vibrate), ``RUN_PROGRAM`` (Preset, 0 included), ``PowerOff``,
   ``link lost``, ``program step``.
+- An injected refusal (``refuse_next``) answers ``Vibrate:N;`` or ``Preset:N;`` above 0 with
+  ``ERR;`` and changes nothing.
 """
 
 from __future__ import annotations
@@ -155,6 +157,8 @@ class LovenseFirmware(BaseFirmware):
     def _vibrate(self, level: int | None) -> DeviceAnswer:
         if level is None or (level > 0 and self._motor_blocked()):
             return Err()
+        if level > 0 and self._take_refusal() is not None:
+            return Err()
         self._end_program()
         self.state.speed = level
         return Ok()
@@ -167,7 +171,7 @@ class LovenseFirmware(BaseFirmware):
                 self._end_program()
                 self.state.speed = 0
             return Ok()
-        if self._motor_blocked():
+        if self._motor_blocked() or self._take_refusal() is not None:
             return Err()
         self._start_program(index)
         return Ok()

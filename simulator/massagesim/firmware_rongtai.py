@@ -29,6 +29,10 @@ reacts to each key is not, so the simulator models a chair of its own, checked o
   sends its status on every change and every :data:`STATUS_PERIOD_S` while on.
 - Status bytes the source does not give are the simulator's (see
   :mod:`massagectl.protocols.rongtai`); the roller bit is always 0.
+- Injected faults: a refusal (``refuse_next``) makes the chair ignore a key, except those that
+  stop something (reset, power while on, heat while the heat is on). ``auto_off_in(s)`` ends the
+  running session ``s`` seconds from now; ``set_auto_off(s)`` makes later sessions ``s`` long
+  until a timer key chooses a length again (the status still shows the preset minutes).
 - State, in the same terms as every simulated device: speed 0..6 (0 when no massage runs),
   heat 0/1, program 0..6. Timeline causes: ``SET_SPEED``, ``SET_HEAT``, ``RUN_PROGRAM``,
   ``STOP`` (reset), ``POWER``, ``TECHNIQUE``, ``TIMER``, ``AIRBAG``, ``auto-off``,
@@ -117,6 +121,8 @@ class RongTaiFirmware(BaseFirmware):
         self._technique = Technique.STOP
         self._session_end: float | None = None
         self._preset_min = _default_session_min(resolved)
+        # set_auto_off(): a session length of a test's choosing, until a timer key is pressed.
+        self._session_s: float | None = None
         #: Airbag strength 0..5 (0 = off); kept, not reported.
         self.airbag: int = 0
         super().__init__(resolved, now, state=state, timeline=timeline, thermal=thermal)
@@ -183,7 +189,8 @@ class RongTaiFirmware(BaseFirmware):
         self.state.last_frame_at = self._t
         k = press.known
         name = k.name if k is not None else f"0x{press.key:02x}"
-        cause = self._press(k) if k is not None else None
+        refused = k is not None and not self._stops(k) and self._take_refusal() is not None
+        cause = self._press(k) if k is not None and not refused else None
         if cause is None:
             _LOG.info("%s: key %s ignored", self.profile.name, name)
             self._record(name, press.key, "ignored")
@@ -193,6 +200,14 @@ class RongTaiFirmware(BaseFirmware):
         self._commit(cause or name)
         self._settle()
         return self._flush()
+
+    def _stops(self, k: Key) -> bool:
+        """Whether a key stops something (an injected refusal never applies to those)."""
+        return (
+            k is Key.RESET
+            or (k is Key.POWER and self._on)
+            or (k is Key.HEAT and self.state.heat > 0)
+        )
 
     def _press(self, k: Key) -> str | None:
         """Apply one key; the timeline cause, or None when the key is ignored."""
@@ -218,6 +233,7 @@ class RongTaiFirmware(BaseFirmware):
             return self._heat_key()
         if k in TIMER_MINUTES:
             self._preset_min = TIMER_MINUTES[k]
+            self._session_s = None
             if self._on:
                 self._session_end = self._t + self._preset_min * 60
             return "TIMER"
@@ -277,7 +293,29 @@ class RongTaiFirmware(BaseFirmware):
     def _power_on(self) -> None:
         """Switch on, or restart the session if already on."""
         self._on = True
-        self._session_end = self._t + self._preset_min * 60
+        length = self._session_s if self._session_s is not None else self._preset_min * 60
+        self._session_end = self._t + length
+
+    # --- injected faults ---------------------------------------------------------------------
+
+    def set_auto_off(self, seconds: float, now: float) -> bytes:
+        """Make sessions started from now on ``seconds`` long (until a timer key is pressed)."""
+        self._check_auto_off(seconds)
+        self._advance(now)
+        self._session_s = float(seconds)
+        self._settle()
+        return self._flush()
+
+    def auto_off_in(self, seconds: float, now: float) -> bytes:
+        """End the running session ``seconds`` from now (the chair must be on)."""
+        self._check_auto_off(seconds)
+        self._advance(now)
+        if not self._on:
+            raise ValueError(f"{self.profile.name} is in standby: there is no session to end")
+        self._session_end = self._t + seconds
+        self._commit("session shortened")
+        self._settle()
+        return self._flush()
 
     def _massage(self, technique: Technique, speed: int) -> None:
         self._end_program()

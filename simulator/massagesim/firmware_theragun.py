@@ -19,6 +19,8 @@ rest is the simulator's choice, made so that a host can rely on it, and checked 
 - The battery drains as the profile's ``simulation`` says; the protocol has no documented
   battery field, so only the timeline and the state show it.
 - Timeline causes: ``SET_SPEED`` for an accepted set speed (the host's stop is set speed 0).
+- An injected refusal (``refuse_next``) makes the gun ignore a set speed above 0, as it ignores
+  one it cannot take: the protocol has no way to refuse.
 """
 
 from __future__ import annotations
@@ -120,6 +122,9 @@ class TheragunFirmware(BaseFirmware):
             return
         if rpm > 0 and self._motor_blocked():
             _LOG.info("%s: motor cannot start (fault or empty battery)", self.profile.name)
+            self._record("SET_SPEED", rpm, "ignored")
+            return
+        if rpm > 0 and self._take_refusal() is not None:
             self._record("SET_SPEED", rpm, "ignored")
             return
         self.state.speed = rpm

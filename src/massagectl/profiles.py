@@ -20,7 +20,8 @@ from .resources import data_dir
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No .inf or .nan anywhere: the simulator's physics and the timers cannot run on them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ProvenanceKind(StrEnum):
@@ -60,8 +61,8 @@ class HeatCapability(_Model):
     """Heat settings of the heater."""
 
     levels: Annotated[int, Field(ge=1, le=255)]
-    #: The temperature the heater settles at on each level, °C.
-    celsius: list[float]
+    #: The temperature the heater settles at on each level, °C (the cut-out's range, 0..255).
+    celsius: list[Annotated[float, Field(ge=0, le=255)]]
     #: The heater's time constant in seconds (first-order model; used by the simulator).
     time_constant_s: Annotated[float, Field(gt=0)] = 120.0
 
@@ -145,7 +146,8 @@ class LinkSettings(_Model):
 class Simulation(_Model):
     """Extra facts only the simulator needs."""
 
-    ambient_c: float = 22.0
+    #: The room's temperature, °C.
+    ambient_c: Annotated[float, Field(ge=-50, le=60)] = 22.0
     #: Battery drain, percent per hour, idle and at full speed and full heat.
     drain_idle_pct_h: Annotated[float, Field(ge=0)] = 1.0
     drain_speed_pct_h: Annotated[float, Field(ge=0)] = 30.0
@@ -217,13 +219,16 @@ class Profile(_Model):
 def load_profile_file(path: Path) -> Profile:
     """Load and validate one profile file; errors name the file and the field."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ProfileError(f"{path}: cannot read: {exc.strerror}") from None
+        raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ProfileError(f"{path}{where}: not valid YAML: {exc}") from None
+        where, problem = _yaml_line(exc, text), _yaml_problem(exc)
+        raise ProfileError(f"{path}{where}: not valid YAML: {problem}") from None
     if not isinstance(raw, dict):
         raise ProfileError(f"{path}: a profile is a mapping of fields")
     try:
@@ -231,10 +236,29 @@ def load_profile_file(path: Path) -> Profile:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ProfileError(f"{path}: field {field}: {first['msg']}") from None
+        message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
+        message = message.removeprefix("Value error, ")
+        raise ProfileError(f"{path}: field {field}: {message}") from None
     if profile.name != path.stem:
         raise ProfileError(f"{path}: field name: {profile.name!r} must match the file name")
     return profile
+
+
+def _yaml_line(exc: yaml.YAMLError, text: str) -> str:
+    """``:LINE`` where the YAML went wrong, when PyYAML says."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None:
+        return f":{mark.line + 1}"
+    position = getattr(exc, "position", None)  # a ReaderError knows its offset, not its line
+    return f":{text.count(chr(10), 0, position) + 1}" if isinstance(position, int) else ""
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's message on one line, without the excerpt it draws under it."""
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    message = f"{problem} ({context})" if problem and context else problem or str(exc)
+    return " ".join(str(message).split())
 
 
 @cache

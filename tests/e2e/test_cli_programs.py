@@ -451,12 +451,13 @@ def test_live_view_restores_the_terminal_on_sigterm(terminal: Callable[..., Term
 
 
 async def test_a_refused_setting_is_shown_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
-    # In process: the simulator's fault handle is not reachable through the command line.
+    # In process, so that the refusal comes at a known command. (A stalled motor would end the
+    # run instead: see tests/faults.)
     program = load_program_text(SHORT, "<short>")
     clock = VirtualClock()
     async with clock.running(), connect("sim:omp-wand-heat", clock=clock) as m:
         assert isinstance(m.transport, InProcessTransport)
-        m.transport.device.inject_motor_fault()
+        m.transport.device.faults.refuse_next(1)
         scheduler = Scheduler(program, [m], clock=clock)
         assert await LineView(scheduler, [device_view(m, program, 1.0)]).run() == "finished"
     out, err = capsys.readouterr()

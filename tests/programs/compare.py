@@ -16,6 +16,9 @@ Two directions, both within ``tolerance`` (0.1 s by default):
 
 While a device program runs the firmware moves the speed by itself; the plan says only which
 program, so speed is not compared then, and the firmware's own steps are not host changes.
+
+A device that switches itself off (its auto-off) is started again by the run at once: within
+:data:`RESTART_WINDOW_S` after that, a host change to the levels the plan has in force is planned.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ DEFAULT_TOLERANCE_S = 0.1
 HOST_CAUSES = frozenset({"SET_SPEED", "SET_HEAT", "RUN_PROGRAM", "STOP"})
 #: Float noise between program time plus origin and the clock's sums.
 EPS = 1e-6
+#: How long after a device's own auto-off the run's restart may take (a few paced writes).
+RESTART_WINDOW_S = 1.0
 
 
 @dataclass
@@ -123,9 +128,12 @@ def compare(
     # Every change the host made is one the plan asked for, at most ``tolerance`` late.
     planned_t = [c.t for c in planned]
     previous: Levels | None = None
+    auto_off_at = -float("inf")
     for snap in states:
         now = _state(snap)
         before, previous = previous, now
+        if snap.cause == "auto-off":
+            auto_off_at = snap.t
         if snap.t < origin - EPS or snap.t > until + EPS or before is None:
             continue
         if snap.cause not in HOST_CAUSES:
@@ -145,6 +153,9 @@ def compare(
         lo = bisect.bisect_left(planned_t, t - tolerance - EPS)
         hi = bisect.bisect_right(planned_t, t + EPS)
         candidates = planned[lo:hi]
+        in_force = bisect.bisect_right(planned_t, t + EPS) - 1
+        if snap.t - auto_off_at <= RESTART_WINDOW_S + EPS and in_force >= 0:
+            candidates = [*candidates, planned[in_force]]
         if not any(
             all(_fields(c.levels)[k] in (None, _value(now, k)) for k in changed) for c in candidates
         ):

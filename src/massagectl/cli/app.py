@@ -137,14 +137,38 @@ def sim(
     commands: Annotated[
         bool, typer.Option("--commands", help="Also print every command the device receives.")
     ] = False,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            help="Make the device misbehave: NAME[=VALUE][@SECONDS], e.g. garble=0.05, late=0.3,"
+            " mute, refuse=2, drop@30, overheat@60, runaway=80, motor@45, battery=10,"
+            " low-battery, auto-off=120 (repeatable; see docs/faults.md).",
+        ),
+    ] = None,
 ) -> None:
     """Serve a simulated device; prints its address on the first line, then its state changes."""
     from .commands import sim_command
 
     if pty == (tcp is not None):
         runner.fail("sim: give exactly one of --pty or --tcp HOST:PORT")
-    _guard(runner.run(sim_command(profile, pty=pty, tcp=tcp, quiet=quiet, commands=commands)))
+    _guard(
+        runner.run(
+            sim_command(
+                profile, pty=pty, tcp=tcp, quiet=quiet, commands=commands, faults=fault or []
+            )
+        )
+    )
 
+
+JournalOption = Annotated[
+    str | None,
+    typer.Option(
+        "--journal",
+        help="The session journal (SQLite). Default: $MASSAGECTL_JOURNAL, else journal.sqlite3 "
+        "in the per-user data directory (docs/journal.md).",
+    ),
+]
 
 ProfileOption = Annotated[
     str | None,
@@ -219,8 +243,13 @@ def run(
             "(reconnect with backoff, ramp back in; give up after 60 s).",
         ),
     ] = "stop",
+    journal: JournalOption = None,
+    no_journal: Annotated[
+        bool, typer.Option("--no-journal", help="Do not record this run in the journal.")
+    ] = False,
 ) -> None:
     """Run a program: live view and keys on a terminal, one line per step otherwise."""
+    from ..journal.paths import journal_path
     from .program_commands import run_command
 
     _guard(
@@ -231,9 +260,28 @@ def run(
                 intensity=intensity,
                 speedup=speedup,
                 on_disconnect=on_disconnect,
+                journal=None if no_journal else journal_path(journal),
             )
         )
     )
+
+
+@app.command()
+def history(
+    run_id: Annotated[
+        int | None,
+        typer.Argument(help="A run's id: list its events in order.", min=1, metavar="RUN_ID"),
+    ] = None,
+    journal: JournalOption = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="How many of the latest runs to list.", min=1)
+    ] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the latest runs from the journal, or one run's events."""
+    from .history_command import history_command
+
+    _guard(runner.run(history_command(run_id, journal=journal, limit=limit, as_json=as_json)))
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from ..device import Massager
 from ..durations import format_duration, parse_duration
 from ..errors import UsageError, ValueOutOfRange
 from .render import state_json, state_line, state_table
-from .values import Amount, parse_heat, parse_speed
+from .values import Amount, is_level, parse_heat, parse_speed
 
 
 async def status_command(device: str, *, as_json: bool) -> None:
@@ -110,7 +110,7 @@ def _validate(m: Massager, speed: Amount | None, heat: Amount | None) -> None:
 def _program_index(m: Massager, program: str) -> int:
     info = m.info
     text = program.strip()
-    if text.isdigit():
+    if is_level(text):
         index = int(text)
         if not 0 <= index <= info.program_count:
             raise ValueOutOfRange(
@@ -150,11 +150,18 @@ async def _hold(m: Massager, seconds: float) -> None:
 
 
 async def sim_command(
-    profile: str, *, pty: bool, tcp: str | None, quiet: bool, commands: bool = False
+    profile: str,
+    *,
+    pty: bool,
+    tcp: str | None,
+    quiet: bool,
+    commands: bool = False,
+    faults: list[str] | None = None,
 ) -> None:
     """``massagectl sim``: the address on the first line, then one line per state change (and
-    per command received, with ``commands``)."""
-    from massagesim import SimulatedDevice, serve_pty, serve_tcp
+    per command received, with ``commands``). ``faults`` (``--fault``) are injected at their
+    times; each is told on stderr as it goes in."""
+    from massagesim import FaultSpec, SimulatedDevice, parse_fault, serve_pty, serve_tcp
     from massagesim.timeline import CommandRecord, StateSnapshot
 
     from ..address import parse_host_port
@@ -165,8 +172,14 @@ async def sim_command(
     host, port = (
         parse_host_port(tcp, what="--tcp", allow_any_port=True) if tcp is not None else ("", 0)
     )
+    plan = [parse_fault(text) for text in faults or []]
     async with SimulatedDevice(prof) as device:
         origin = device.clock.now()
+        for spec in plan:
+            device.faults.check(spec)
+
+        def show_fault(spec: FaultSpec, t: float) -> None:
+            print(f"massagesim: fault {spec.text} injected at t={t - origin:.3f}", file=sys.stderr)
 
         def show(s: StateSnapshot) -> None:
             faults = "|".join(fault_names(int(s.faults))) or "none"
@@ -189,11 +202,17 @@ async def sim_command(
             device.on_change(show)
             if commands:
                 device.timeline.on_command(show_command)
-        if pty:
-            async with serve_pty(device) as path:
-                print(path, flush=True)
-                await asyncio.Event().wait()
-        else:
-            async with serve_tcp(device, host, port) as (bound_host, bound_port):
-                print(f"{bound_host}:{bound_port}", flush=True)
-                await asyncio.Event().wait()
+        # Kept referenced for as long as the device is served (a task nobody holds may vanish).
+        injector = asyncio.create_task(device.faults.play(plan, show_fault)) if plan else None
+        try:
+            if pty:
+                async with serve_pty(device) as path:
+                    print(path, flush=True)
+                    await asyncio.Event().wait()
+            else:
+                async with serve_tcp(device, host, port) as (bound_host, bound_port):
+                    print(f"{bound_host}:{bound_port}", flush=True)
+                    await asyncio.Event().wait()
+        finally:
+            if injector is not None:
+                injector.cancel()

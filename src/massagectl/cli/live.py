@@ -126,10 +126,12 @@ class LineView:
             if seg.step.cue:
                 line += f" — {seg.step.cue}"
             print(line, file=self.out, flush=True)
-        elif event.kind == "refused":
+        elif event.kind in ("refused", "warning"):
             _refused(event)
         elif event.kind in ("lost", "reconnected"):
             _link_event(event)
+        elif event.kind == "safety":
+            _safety_event(event)
 
     async def run(self) -> Outcome:
         """Run the scheduler to its end, printing as it goes."""
@@ -253,13 +255,16 @@ class LiveView:
 
     def on_event(self, event: Event) -> None:
         """Show what the scheduler tells."""
-        if event.kind == "refused":
+        if event.kind in ("refused", "warning"):
             _refused(event)
             self._say(event.message)
         elif event.kind in ("lost", "reconnected"):
             _link_event(event)
             what = "link lost" if event.kind == "lost" else "reconnected"
             self._say(f"{event.device}: {what}")
+        elif event.kind == "safety":
+            _safety_event(event)
+            self._say(f"safety: {event.message}")
         elif event.kind == "hold":
             self._say(event.message)
         if event.kind != "sent":
@@ -390,3 +395,8 @@ def _link_event(event: Event) -> None:
         print(f"massagectl: warning: {event.device}: {event.message}", file=sys.stderr, flush=True)
     else:
         print(f"massagectl: {event.device}: reconnected", file=sys.stderr, flush=True)
+
+
+def _safety_event(event: Event) -> None:
+    """Tell the person what the safety envelope held back or ended, on stderr."""
+    print(f"massagectl: safety: {event.device}: {event.message}", file=sys.stderr, flush=True)

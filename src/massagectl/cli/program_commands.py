@@ -15,6 +15,7 @@ from ..clock import Clock, MonotonicClock, ScaledClock
 from ..connection import connect
 from ..device import Massager
 from ..errors import UsageError
+from ..journal.session import JournalSession
 from ..profiles import Profile, get_profile
 from ..programs.check import (
     CheckReport,
@@ -27,6 +28,7 @@ from ..programs.loader import all_programs, get_program
 from ..programs.model import Program
 from ..programs.scheduler import Scheduler, device_range
 from ..programs.timeline import flatten
+from . import runner
 from .live import DeviceView, LineView, LiveView, interactive
 from .program_render import (
     check_table,
@@ -119,8 +121,10 @@ async def run_command(
     intensity: str | None,
     speedup: str | None,
     on_disconnect: str = "stop",
+    journal: Path | None = None,
 ) -> None:
-    """``massagectl run``: run a program with the scheduler, live or one line per step."""
+    """``massagectl run``: run a program with the scheduler, live or one line per step; the run
+    is recorded in the session journal at ``journal`` (None: not recorded)."""
     if on_disconnect not in ("stop", "resume"):
         raise UsageError(f"--on-disconnect {on_disconnect!r}: use stop or resume")
     program = get_program(program_ref)
@@ -138,6 +142,9 @@ async def run_command(
             )
     clock: Clock = ScaledClock(factor) if factor is not None else MonotonicClock()
     async with AsyncExitStack() as stack:
+        # First on the stack, so last off: a journal that cannot be opened refuses the run
+        # before any device is reached, and the run's end is written after every STOP.
+        session = stack.enter_context(JournalSession(journal, signal_name=runner.stop_signal_name))
         massagers = [await stack.enter_async_context(connect(a, clock=clock)) for a in addresses]
         views = [device_view(m, program, scale) for m in massagers]
         for view in views:
@@ -149,10 +156,17 @@ async def run_command(
             intensity=scale,
             on_disconnect="resume" if on_disconnect == "resume" else "stop",
         )
+        session.start(scheduler, massagers, source=_source(program_ref), speedup=factor)
         if interactive():
-            await LiveView(scheduler, views).run()
+            session.result = await LiveView(scheduler, views).run()
         else:
-            await LineView(scheduler, views).run()
+            session.result = await LineView(scheduler, views).run()
+
+
+def _source(program_ref: str) -> str:
+    """Where a run's program came from, for the journal: a file's full path, or ``preset``."""
+    path = Path(program_ref)
+    return str(path.resolve()) if path.is_file() else "preset"
 
 
 def _print_fit(view: DeviceView) -> None:

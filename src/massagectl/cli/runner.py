@@ -24,6 +24,15 @@ EXIT_DEVICE = 3
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
+#: The stop signals received while the current command runs, first first.
+_received: list[signal.Signals] = []
+
+
+def stop_signal_name() -> str | None:
+    """The name of the first stop signal received by the running command (``SIGTERM``), if any:
+    the session journal records it as the run's outcome."""
+    return _received[0].name if _received else None
+
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print ``massagectl: error: MESSAGE`` on stderr and exit with ``code``."""
@@ -33,7 +42,8 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 def run(coro: Coroutine[Any, Any, int | None]) -> int:
     """Run a command's coroutine to its end; return the process exit code."""
-    received: list[signal.Signals] = []
+    received = _received
+    received.clear()
 
     async def guarded() -> int | None:
         loop = asyncio.get_running_loop()

@@ -19,6 +19,13 @@ class Amount:
 
 
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
+#: A level number: ASCII digits only (``str.isdigit`` also takes ``²``, which ``int`` refuses).
+_LEVEL = re.compile(r"[0-9]+")
+
+
+def is_level(text: str) -> bool:
+    """Whether ``text`` is a level number (``5``), which ``int`` reads."""
+    return _LEVEL.fullmatch(text) is not None
 
 
 def parse_speed(text: str) -> Amount:
@@ -30,7 +37,7 @@ def parse_speed(text: str) -> Amount:
         if pct > 100:
             raise UsageError(f"--speed {text!r}: a percentage is at most 100%")
         return Amount(fraction=pct / 100)
-    if t.isdigit():
+    if is_level(t):
         return Amount(level=int(t))
     raise UsageError(f"--speed {text!r}: use a percentage such as 40% or a level number such as 5")
 
@@ -40,6 +47,6 @@ def parse_heat(text: str) -> Amount:
     t = text.strip().lower()
     if t in HEAT_NAMES:
         return Amount(name=t)
-    if t.isdigit():
+    if is_level(t):
         return Amount(level=int(t))
     raise UsageError(f"--heat {text!r}: use off, low, medium, high or a level number")

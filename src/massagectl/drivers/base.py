@@ -26,6 +26,14 @@ from ..transports.base import Transport
 
 T = TypeVar("T")
 
+#: The fault name a driver reports when a device that does not report faults of its own stops
+#: while the host left it running (its own button, a stalled motor, a flat battery: the protocol
+#: does not say which). It clears with the host's next command.
+STOPPED_BY_DEVICE = "STOPPED_BY_DEVICE"
+#: Likewise for the heat alone: the device switched it off by itself (a heater cut-out, its own
+#: button) while the host left it on. It clears with the host's next command.
+HEAT_OFF_BY_DEVICE = "HEAT_OFF_BY_DEVICE"
+
 
 class CommandKind(Enum):
     """What the device layer can ask of any device."""
@@ -93,6 +101,9 @@ class DeviceState:
     program: int = 0
     temperature_c: float | None = None
     battery: int | None = None
+    #: Fault names: OMP/1's STATUS bits (OVERHEAT, WATCHDOG_STOP, LOW_BATTERY, MOTOR, AUTO_OFF),
+    #: or what a driver infers for a device that reports none (AUTO_OFF, STOPPED_BY_DEVICE,
+    #: HEAT_OFF_BY_DEVICE).
     faults: tuple[str, ...] = ()
     remaining_s: int = 0
     connected: bool = True
@@ -118,6 +129,8 @@ class Driver(ABC):
     on_state: StateSink
     #: Broken frames or answers received and dropped (told in a link error if it dies of them).
     bad_frames: int = 0
+    #: Requests sent again for want of an answer in time (a late or lost answer).
+    retries: int = 0
     #: Clock time of the last write, for the device layer's pacing and keepalive.
     last_write: float = -math.inf
     _state: DeviceState = field(default_factory=DeviceState)
@@ -146,6 +159,11 @@ class Driver(ABC):
 
     def link_lost(self, exc: LinkLost) -> None:  # noqa: B027 - optional hook
         """The link is gone: fail whatever waits on an answer."""
+
+    def unanswered_stop(self) -> bytes | None:
+        """The protocol's stop as bytes to write without waiting for an answer: the last word
+        to a device that stopped answering but may still hear (None: none known)."""
+        return None
 
     @property
     def state(self) -> DeviceState:

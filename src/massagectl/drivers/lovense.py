@@ -81,6 +81,11 @@ class LovenseDriver(Driver):
                 self.bad_frames += 1
                 _log.debug("%s: unexpected from the device: %r", self.name, item)
 
+    def unanswered_stop(self) -> bytes:
+        """``Preset:0;`` if a pattern runs, then ``Vibrate:0;``."""
+        preset = lovense.preset(0).wire if self.state.program else b""
+        return preset + lovense.vibrate(0).wire
+
     def link_lost(self, exc: LinkLost) -> None:
         """Fail every command still waiting."""
         while self._waiters:
@@ -104,7 +109,13 @@ class LovenseDriver(Driver):
     async def _expect_ok(self, cmd: lovense.Command) -> None:
         answer = await self._ask(cmd)
         if not isinstance(answer, lovense.Ok):
-            raise DeviceRefused(f"{self.name}: the device answered {cmd.text} with {answer}")
+            # Named as on the wire (ERR), which is what the protocol's documentation calls it.
+            shown = (
+                f"an unexpected {answer.text!r}"
+                if isinstance(answer, lovense.Unexpected)
+                else answer.encode().decode("ascii").rstrip(";")
+            )
+            raise DeviceRefused(f"{self.name}: the device answered {cmd.text} with {shown}")
 
     async def _read_battery(self) -> None:
         answer = await self._ask(lovense.battery())

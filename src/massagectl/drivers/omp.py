@@ -96,12 +96,18 @@ class OmpDriver(Driver):
         if self._answer is not None and not self._answer.done():
             self._answer.set_exception(exc)
 
+    def unanswered_stop(self) -> bytes:
+        """A STOP frame with a sequence number of its own."""
+        return self._host.stop().wire
+
     async def _exchange(self, request: omp.Request, what: str) -> omp.Message:
         """Send a request and wait for its answer, resending as the spec says."""
         self._inflight = request
         self._answer = asyncio.get_running_loop().create_future()
         try:
-            for _attempt in range(1 + omp.RETRIES):
+            for attempt in range(1 + omp.RETRIES):
+                if attempt:
+                    self.retries += 1
                 await self.clock.sleep_until(self.last_write + self.min_gap_s)
                 # Time must not jump past the answer timeout while the answer is on its way.
                 with self.clock.busy():

@@ -5,6 +5,19 @@ A chair is driven by keys, some of which toggle (power, heat) and none of which 
 already as wanted, and stops the massage with reset (which also ends the heat: it presses heat
 again when the program still wants it). Nothing is acknowledged, so state comes only from the
 status notifications.
+
+The status has no fault field, so the driver reads the chair's own stops from it. Something the
+host left running (the chair, the massage, the heat) that the chair has said runs since, and that
+it then says has stopped without the host having stopped it, stopped by itself:
+
+- the chair in standby, with its session timer (nearly) run out: its auto-off, the fault
+  ``AUTO_OFF``; in standby otherwise, or the massage stopped while the chair stays on:
+  :data:`~massagectl.drivers.base.STOPPED_BY_DEVICE` (its remote, a stalled motor);
+- the heat off while the chair stays on: :data:`~massagectl.drivers.base.HEAT_OFF_BY_DEVICE`
+  (its heater cut-out, its remote).
+
+Only a stop after the chair confirmed the host's start counts, so a status from before a key
+took effect cannot raise one. Each clears with the host's next command.
 """
 
 from __future__ import annotations
@@ -16,12 +29,48 @@ from dataclasses import dataclass
 
 from ..clock import first_of
 from ..protocols import rongtai
-from .base import Command, CommandKind, DeviceInfo, DeviceState, Driver
+from .base import (
+    HEAT_OFF_BY_DEVICE,
+    STOPPED_BY_DEVICE,
+    Command,
+    CommandKind,
+    DeviceInfo,
+    DeviceState,
+    Driver,
+)
 
 _log = logging.getLogger(__name__)
 
 #: A chair that is on reports at least once a second; one in standby may say nothing.
 STATUS_WAIT_S = 1.2
+#: A chair that goes to standby with at most this much of its session left was switched off by
+#: its session timer: the last status of a session says 1 s or less, with a margin for a chair
+#: that reports less often.
+SESSION_END_MARGIN_S = 2
+
+
+@dataclass
+class _LeftOn:
+    """Something the host left running, and whether the chair has said it runs since."""
+
+    wanted: bool = False
+    seen: bool = False
+
+    def want(self, on: bool) -> None:
+        """The host left it ``on`` (a fresh start must be seen anew)."""
+        if not (on and self.wanted):
+            self.seen = False
+        self.wanted = on
+
+    def see(self, on: bool) -> bool:
+        """The chair reports it ``on``; True when it stopped by itself."""
+        if on:
+            self.seen = self.wanted
+            return False
+        stopped = self.wanted and self.seen
+        if stopped:
+            self.wanted = self.seen = False
+        return stopped
 
 
 @dataclass
@@ -29,6 +78,12 @@ class RongTaiDriver(Driver):
     """The host's side of the RongTai chair protocol."""
 
     _heard: asyncio.Future[None] | None = None
+    #: What the host left running: the chair, the massage, the heat.
+    _chair: _LeftOn = dataclasses.field(default_factory=_LeftOn)
+    _massage: _LeftOn = dataclasses.field(default_factory=_LeftOn)
+    _heat: _LeftOn = dataclasses.field(default_factory=_LeftOn)
+    #: The session time left by the chair's last status while on.
+    _remaining_s: int = 0
 
     async def start(self) -> DeviceInfo:
         """Listen for a status; a chair in standby may stay silent, which means at rest."""
@@ -69,16 +124,40 @@ class RongTaiDriver(Driver):
                 _log.debug("%s: dropped a notification (%s)", self.name, item.reason)
                 continue
             program = item.auto_program if 1 <= item.auto_program <= 6 else 0
+            faults = self._stopped_by_itself(item)
             self.publish(
                 DeviceState(
                     speed=item.speed if item.running else 0,
                     heat=1 if item.heat else 0,
                     program=program,
                     remaining_s=item.remaining_s,
+                    faults=faults,
                 )
             )
             if self._heard is not None and not self._heard.done():
                 self._heard.set_result(None)
+
+    def unanswered_stop(self) -> bytes:
+        """The reset key."""
+        return rongtai.key(rongtai.Key.RESET)
+
+    def _stopped_by_itself(self, status: rongtai.RongTaiStatus) -> tuple[str, ...]:
+        """The faults after this status: what the chair stopped by itself is added."""
+        if status.running:
+            self._remaining_s = status.remaining_s
+        chair = self._chair.see(status.running)
+        massage = self._massage.see(status.running and status.speed > 0)
+        heat = self._heat.see(status.running and status.heat)
+        if chair and self._remaining_s <= SESSION_END_MARGIN_S:
+            fault, what = "AUTO_OFF", "its session timer ran out"
+        elif chair or massage:
+            fault, what = STOPPED_BY_DEVICE, "it stopped its massage by itself"
+        elif heat:
+            fault, what = HEAT_OFF_BY_DEVICE, "it switched its heat off by itself"
+        else:
+            return self.state.faults
+        _log.warning("%s: %s", self.name, what)
+        return self.state.faults if fault in self.state.faults else (*self.state.faults, fault)
 
     async def _stop_massage_keep_heat(self) -> None:
         heat = self.state.heat
@@ -101,13 +180,17 @@ class RongTaiDriver(Driver):
     def _assume(
         self, *, speed: int | None = None, heat: int | None = None, program: int | None = None
     ) -> None:
-        # Until the chair's next status, what it was just told is the best knowledge.
+        # Until the chair's next status, what it was just told is the best knowledge. A key of
+        # the host's clears an inferred fault.
         s = self.state
-        self.publish(
-            dataclasses.replace(
-                s,
-                speed=s.speed if speed is None else speed,
-                heat=s.heat if heat is None else heat,
-                program=s.program if program is None else program,
-            )
+        state = dataclasses.replace(
+            s,
+            speed=s.speed if speed is None else speed,
+            heat=s.heat if heat is None else heat,
+            program=s.program if program is None else program,
+            faults=(),
         )
+        self._chair.want(state.active)
+        self._massage.want(state.speed > 0 or state.program > 0)
+        self._heat.want(state.heat > 0)
+        self.publish(state)

@@ -3,6 +3,13 @@
 The protocol has no answers to commands (BLE's write response is the only acknowledgement) and no
 documented keepalive. Speed levels are rpm, so the project's mapping rule turns a program's
 fraction straight into rpm.
+
+The protocol reports no faults either. A gun that has said it runs since the host started it,
+and then says it does not, without the host having stopped it, stopped by itself (its own
+button, a stalled motor, a flat battery): the driver reports that as the fault
+:data:`~massagectl.drivers.base.STOPPED_BY_DEVICE`, so that a program does not start it again
+unasked. A status from before the gun took the host's start cannot raise it: only a stop after a
+confirmed start counts.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from dataclasses import dataclass
 
 from ..errors import LinkLost
 from ..protocols import theragun
-from .base import Command, CommandKind, DeviceInfo, DeviceState, Driver
+from .base import STOPPED_BY_DEVICE, Command, CommandKind, DeviceInfo, DeviceState, Driver
 
 _log = logging.getLogger(__name__)
 
@@ -27,6 +34,9 @@ class TheragunDriver(Driver):
 
     _status_waiter: asyncio.Future[None] | None = None
     version: theragun.TheragunVersion | None = None
+    #: The host left the gun running; and the gun has said it runs since the host started it.
+    _started: bool = False
+    _confirmed: bool = False
 
     async def start(self) -> DeviceInfo:
         """Ask for the firmware version and the status; capabilities come from the profile."""
@@ -39,9 +49,13 @@ class TheragunDriver(Driver):
         kind = command.kind
         if kind is CommandKind.SPEED:
             await self.write(theragun.set_speed(command.value))
+            if command.value == 0 or not self._started:
+                self._confirmed = False
+            self._started = command.value > 0
             self._assume(speed=command.value)
         elif kind is CommandKind.STOP:
             await self.write(theragun.set_speed(0))
+            self._started = self._confirmed = False
             self._assume(speed=0)
         elif kind in (CommandKind.STATUS, CommandKind.PING):
             await self._request_status("a status")
@@ -54,12 +68,23 @@ class TheragunDriver(Driver):
                 self.bad_frames += 1
                 _log.debug("%s: dropped a notification (%s)", self.name, item.reason)
             elif isinstance(item, theragun.TheragunStatus):
-                self.publish(DeviceState(speed=item.rpm if item.running else 0))
+                faults = self.state.faults
+                if item.running:
+                    self._confirmed = self._started
+                elif self._started and self._confirmed:
+                    _log.warning("%s: the gun stopped by itself", self.name)
+                    self._started = self._confirmed = False
+                    faults = (STOPPED_BY_DEVICE,)
+                self.publish(DeviceState(speed=item.rpm if item.running else 0, faults=faults))
                 if self._status_waiter is not None and not self._status_waiter.done():
                     self._status_waiter.set_result(None)
             elif isinstance(item, theragun.TheragunVersion):
                 self.version = item
                 _log.info("%s: firmware %s", self.name, item)
+
+    def unanswered_stop(self) -> bytes:
+        """Set speed 0."""
+        return theragun.set_speed(0)
 
     def link_lost(self, exc: LinkLost) -> None:
         """Fail a status request in flight."""
@@ -76,5 +101,5 @@ class TheragunDriver(Driver):
 
     def _assume(self, *, speed: int) -> None:
         # The gun confirms with a status notification; until then the host's best knowledge is
-        # what it just told the gun.
+        # what it just told the gun. A command of the host's clears an inferred fault.
         self.publish(DeviceState(speed=speed))

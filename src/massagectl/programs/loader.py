@@ -29,12 +29,12 @@ from ..errors import ProgramError
 from ..resources import data_dir
 from .model import (
     HEAT_OFF,
+    LocatedError,
     Program,
     Pulse,
     Repeat,
     Step,
     StepItem,
-    StepReferenceError,
     Use,
     Wave,
 )
@@ -247,7 +247,7 @@ def _describe(err: ErrorDetails, data: Any, lines: dict[_Loc, int], source: str)
     loc: _Loc = tuple(err["loc"])
     message = err["msg"]
     cause = err.get("ctx", {}).get("error")
-    if isinstance(cause, StepReferenceError):
+    if isinstance(cause, LocatedError):
         loc, message = cause.loc, str(cause)
     elif err["type"] == "extra_forbidden":
         message = "unknown field"

@@ -10,7 +10,7 @@ device's own program. ``repeat`` nests steps; ``use`` repeats an earlier step by
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -232,12 +232,22 @@ class Repeat(_Model):
     steps: Annotated[list[StepItem], Field(min_length=1)]
 
 
-class StepReferenceError(ValueError):
-    """A ``use`` or a step name that does not resolve; ``loc`` is where, as in pydantic."""
+class LocatedError(ValueError):
+    """A program-wide check that failed at one place; ``loc`` is where, as in pydantic."""
 
     def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
         super().__init__(message)
         self.loc = loc
+
+
+class StepReferenceError(LocatedError):
+    """A ``use`` or a step name that does not resolve."""
+
+
+#: The most steps a program may run once every ``repeat`` is unrolled: far more than any
+#: massage, and few enough that unrolling them (check, show, run) costs no noticeable time or
+#: memory. ``repeat: 1000000000`` would otherwise take every byte of memory there is.
+MAX_STEPS: Final = 10_000
 
 
 Need = Literal["speed", "heat"]
@@ -264,6 +274,7 @@ class Program(_Model):
     @model_validator(mode="after")
     def _uses_resolve(self) -> Program:
         _check_names(self.steps, set(), ("steps",))
+        _count_steps(self.steps, ("steps",))
         return self
 
     def step_definitions(self) -> dict[str, Step]:
@@ -289,6 +300,22 @@ def _check_names(items: list[StepItem], defined: set[str], loc: tuple[str | int,
                 )
         else:
             _check_names(item.steps, defined, (*loc, i, "steps"))
+
+
+def _count_steps(items: list[StepItem], loc: tuple[str | int, ...]) -> int:
+    """How many steps ``items`` run, repeats unrolled; LocatedError beyond :data:`MAX_STEPS`."""
+    total = 0
+    for i, item in enumerate(items):
+        if isinstance(item, Repeat):
+            total += item.repeat * _count_steps(item.steps, (*loc, i, "steps"))
+        else:
+            total += 1
+        if total > MAX_STEPS:
+            where = (*loc, i, "repeat") if isinstance(item, Repeat) else (*loc, i)
+            raise LocatedError(
+                where, f"the program would run more than {MAX_STEPS} steps (repeats unrolled)"
+            )
+    return total
 
 
 def _collect(items: list[StepItem], out: dict[str, Step]) -> None:

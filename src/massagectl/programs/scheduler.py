@@ -21,6 +21,7 @@ from ..clock import Clock, Signal, first_of
 from ..device import Massager
 from ..errors import DeviceError, DeviceRefused, LinkLost
 from ..safety.envelope import Cut
+from .faults import FaultWatch, Notice, stop_after_loss
 from .model import Program
 from .timeline import (
     DEFAULT_SAMPLE_S,
@@ -55,6 +56,8 @@ EventKind = Literal[
     "lost",
     "reconnected",
     "safety",
+    "fault",
+    "warning",
     "finished",
     "stopped",
 ]
@@ -160,7 +163,14 @@ class Scheduler:
         self._rest_needed = False
         self._poke = Signal()
         self._segment: Segment | None = None
-        self._stop_tasks: list[asyncio.Task[None]] = []
+        self._stop_tasks: list[asyncio.Task[str | None]] = []
+        # Device faults that end the run or deserve a warning (see programs/faults.py).
+        self._fault_watch = FaultWatch(
+            self.devices,
+            on_notice=self._tell,
+            on_end=lambda _fault: self.stop(),
+            on_restart=self._start_again,
+        )
         #: Clock seconds each step started after its deadline (for benchmarks and diagnostics).
         self.onset_lateness: list[float] = []
 
@@ -312,6 +322,7 @@ class Scheduler:
         self._anchor_prog = 0.0
         self._replan()
         self._watch_links()
+        self._fault_watch.start()
         # What the safety envelope holds back is part of the run's story: tell the listeners.
         unsubscribe = [
             t.massager.subscribe_safety(self._safety_listener(t.massager)) for t in self._tracks
@@ -323,7 +334,10 @@ class Scheduler:
                 watcher.cancel()
             for stop_listening in unsubscribe:
                 stop_listening()
-            await self._rest_all()
+            await self._rest_all(final=True)
+            self._fault_watch.close()
+        if self._fault_watch.ended is not None:
+            raise self._fault_watch.ended
         self._emit("finished" if outcome == "finished" else "stopped")
         return outcome
 
@@ -457,9 +471,12 @@ class Scheduler:
             # A device in a fault (overheat, motor) refuses; the program goes on, and the
             # person is told. Safety faults that must end the run are the envelope's call.
             self._emit("refused", device=m.name, message=str(exc))
+            self._fault_watch.refused(m, exc)
         except LinkLost:
             # The loop sees the loss (link_lost is set) and ends the run or reconnects.
             return
+        else:
+            self._fault_watch.accepted(m)
         track.sent = target
         self._emit("sent", device=m.name, levels=target)
 
@@ -499,14 +516,36 @@ class Scheduler:
             track.pending = _next(track.changes)
         self._poke.set()
 
-    async def _rest_all(self) -> None:
-        """STOP every device (at the end, on pause, on any way out)."""
-        tasks = [asyncio.ensure_future(_stop_quietly(t.massager)) for t in self._tracks]
-        tasks += self._stop_tasks
-        self._stop_tasks = []
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async def _rest_all(self, *, final: bool = False) -> None:
+        """STOP every device (at the end, on pause, on any way out).
+
+        On the way out (``final``), a device whose link is lost and that may still be running is
+        reconnected to be stopped (with the "stop" policy), or the person is warned.
+        """
+        reconnect = final and self.on_disconnect == "stop"
+        tasks = [
+            asyncio.ensure_future(_stop_quietly(t.massager, reconnect=reconnect))
+            for t in self._tracks
+        ]
+        earlier, self._stop_tasks = self._stop_tasks, []
+        results = await asyncio.gather(*tasks, *earlier, return_exceptions=True)
         for track in self._tracks:
             track.sent = Levels(0, 0, 0)
+        if final:
+            for track, warning in zip(self._tracks, results[: len(tasks)], strict=True):
+                if isinstance(warning, str):
+                    self._emit("warning", device=track.massager.name, message=warning)
+
+    def _tell(self, notice: Notice) -> None:
+        self._emit(notice.kind, device=notice.device, message=notice.message)
+
+    def _start_again(self, m: Massager) -> None:
+        """A device stopped itself (its auto-off): send it the current levels again now."""
+        for track in self._tracks:
+            if track.massager is m:
+                track.sent = Levels(0, 0, 0)
+        # From where the run is now (not from its anchor): the device gets today's levels once.
+        self._seek(self.position(), keep_fade=True)
 
     def _emit(
         self,
@@ -525,12 +564,16 @@ class Scheduler:
                 _log.exception("scheduler listener failed")
 
 
-async def _stop_quietly(m: Massager) -> None:
+async def _stop_quietly(m: Massager, *, reconnect: bool = False) -> str | None:
+    """STOP a device; a warning for the person if it may still be running."""
+    if m.link_lost.is_set():
+        return await stop_after_loss(m, reconnect=reconnect)
     try:
         async with asyncio.timeout(STOP_TIMEOUT_S):
             await m.stop()
     except (TimeoutError, DeviceError) as exc:
         _log.warning("%s: could not confirm STOP: %s", m.name, exc)
+    return None
 
 
 def _levels_of(m: Massager) -> Levels:

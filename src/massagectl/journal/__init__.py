@@ -1,0 +1,24 @@
+"""The session journal: every run (program, devices, start, end, intensity changes, faults, how
+it ended) written to SQLite as it happens, so that a crash loses nothing; read back by
+``massagectl history``.
+
+:class:`Journal` is the file; :class:`~.recorder.RunRecorder` writes a running scheduler into it
+and :class:`~.session.JournalSession` wraps a CLI run (import those from their modules: they
+pull in the scheduler, which reading a journal does not need).
+"""
+
+from __future__ import annotations
+
+from .paths import ENV_VAR, default_journal_path, journal_path
+from .store import DeviceEntry, EventRecord, Journal, JournalError, RunRecord
+
+__all__ = [
+    "ENV_VAR",
+    "DeviceEntry",
+    "EventRecord",
+    "Journal",
+    "JournalError",
+    "RunRecord",
+    "default_journal_path",
+    "journal_path",
+]
