@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from massagectl.clock import VirtualClock
 from massagectl.device import Massager
 from massagectl.errors import MassagectlError
+from massagectl.journal.recorder import RunRecorder, outcome_of
+from massagectl.journal.store import EventRecord, Journal, RunRecord
 from massagectl.profiles import get_profile
 from massagectl.programs.model import Program
 from massagectl.programs.scheduler import Event, OnDisconnect, Outcome, Scheduler
@@ -73,6 +77,9 @@ class FaultRun:
     error: MassagectlError | None = None
     #: The simulator's own record of the device.
     states: list[StateSnapshot] = field(default_factory=list)
+    #: The session journal's record of the run, as ``massagectl history`` would show it.
+    journal: RunRecord | None = None
+    journal_events: list[EventRecord] = field(default_factory=list)
 
     @property
     def final(self) -> StateSnapshot:
@@ -127,19 +134,28 @@ async def run_with_fault(
                     on_event=run.events.append,
                     on_disconnect=on_disconnect,
                 )
+                journal = Journal(Path(stack.enter_context(tempfile.TemporaryDirectory())) / "j")
+                recorder = RunRecorder(journal, scheduler, [massager], source="preset")
                 run.origin = clock.now()
                 injector = None
                 if phase == "run" and inject is not None:
                     injector = asyncio.ensure_future(
                         _inject_at(clock, run.origin + at, device, inject)
                     )
+                error: BaseException | None = None
                 try:
                     run.outcome = await scheduler.run()
+                except BaseException as exc:
+                    error = exc
+                    raise
                 finally:
                     if injector is not None:
                         injector.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await injector
+                    recorder.end(*outcome_of(error, run.outcome))
+                    (run.journal,) = journal.runs()
+                    run.journal_events = journal.events(run.journal.id)
         except MassagectlError as exc:
             run.error = exc
         run.end = clock.now()

@@ -25,6 +25,7 @@ from typing import Literal
 
 import pytest
 
+from massagectl.errors import LinkLost
 from massagectl.protocols.omp import AckCode
 from massagesim import SimulatedDevice
 
@@ -539,8 +540,31 @@ async def test_fault_ends_in_a_known_state_the_person_is_told(case: Case) -> Non
     profile = case.profile or PROFILES[case.family]
     run = await run_with_fault(profile, case.link, case.inject, at=case.at, phase=case.phase)
     check_known_state(case, run)
-    # The run's record (run.events) is what the session journal keeps: once it lands, check
-    # here that the journal of this run is complete.
+    check_journal_complete(run)
+
+
+#: Scheduler events the journal records one for one.
+JOURNALED = ("step", "refused", "lost", "reconnected", "safety", "warning")
+
+
+def check_journal_complete(run: FaultRun) -> None:
+    """(c) the journal holds the run, ended with how it ended, and every event told."""
+    if run.journal is None:
+        assert run.error is not None, "no journal record, yet the run started"
+        return  # the fault struck at connect: no run began, nothing to journal
+    record = run.journal
+    assert record.ended_at is not None
+    if run.error is None:
+        expected = run.outcome
+    else:
+        expected = "lost" if isinstance(run.error, LinkLost) else "error"
+    assert record.outcome == expected, (record.outcome, run.error)
+    if run.error is not None:
+        assert str(run.error) in record.detail
+    for kind in JOURNALED:
+        told = sum(1 for e in run.events if e.kind == kind)
+        kept = sum(1 for e in run.journal_events if e.kind == kind)
+        assert kept == told, f"{kind}: {told} told, {kept} in the journal"
 
 
 def check_known_state(case: Case, run: FaultRun) -> None:
