@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from typing import Final
 
 from massagectl.profiles import Profile
@@ -158,19 +159,14 @@ class OmpFirmware(BaseFirmware):
 
     # --- the protocol side --------------------------------------------------------------------
 
-    def receive(self, data: bytes, now: float) -> bytes:
-        """Bytes from the host, received at ``now``; returns the bytes the device sends back.
+    # Broken frames are dropped without an answer, as the spec requires.
+    dropped = (BadFrame,)
 
-        Broken frames are dropped without an answer, as the spec requires.
-        """
-        self._advance(now)
-        chunks = [self._flush()]
-        for item in self._decoder.feed(data):
-            if isinstance(item, BadFrame):
-                _LOG.debug("dropped a broken frame (%s): %s", item.reason, item.data.hex(" "))
-                continue
-            chunks.append(self.handle_frame(item, now))
-        return b"".join(chunks)
+    def _decode(self, data: bytes) -> Sequence[object]:
+        return self._decoder.feed(data)
+
+    def _handle(self, item: Frame) -> bytes:
+        return self.handle_frame(item, self._t)
 
     def handle_frame(self, frame: Frame, now: float) -> bytes:
         """One decoded host frame, received at ``now``; returns the bytes the device sends."""

@@ -38,8 +38,8 @@ Shared rules (the OMP/1 firmware documents them against its spec; the others fol
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
-from typing import ClassVar, Final
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, ClassVar, Final
 
 from massagectl.errors import ProfileError
 from massagectl.profiles import BuiltinProgram, Profile, all_profiles, get_profile
@@ -134,8 +134,27 @@ class BaseFirmware:
 
     # --- the protocol surface -----------------------------------------------------------------
 
+    #: The decoder's "broken input" types: dropped without an answer (logged for debugging).
+    dropped: ClassVar[tuple[type, ...]] = ()
+
     def receive(self, data: bytes, now: float) -> bytes:
-        """Bytes from the host, received at ``now``; returns the bytes the device sends back."""
+        """Bytes from the host, received at ``now``; returns the bytes the device sends back:
+        first what fell due before ``now``, then each command's answer, in order."""
+        self._advance(now)
+        chunks = [self._flush()]
+        for item in self._decode(data):
+            if isinstance(item, self.dropped):
+                _LOG.debug("%s: dropped broken input: %r", self.profile.name, item)
+                continue
+            chunks.append(self._handle(item))
+        return b"".join(chunks)
+
+    def _decode(self, data: bytes) -> Sequence[object]:
+        """Feed the protocol's decoder; the commands (and broken input) it completes."""
+        raise NotImplementedError
+
+    def _handle(self, item: Any) -> bytes:
+        """Carry out one decoded command; the bytes the device sends in answer."""
         raise NotImplementedError
 
     def tick(self, now: float) -> bytes:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from typing import Final
 
 from massagectl.profiles import Profile
@@ -95,16 +96,10 @@ class LovenseFirmware(BaseFirmware):
 
     # --- the protocol side --------------------------------------------------------------------
 
-    def receive(self, data: bytes, now: float) -> bytes:
-        """Text from the host at ``now``, in any pieces; returns the answers, in order."""
-        self._advance(now)
-        chunks = [self._flush()]
-        for item in self._splitter.feed(data):
-            if isinstance(item, BadMessage):
-                _LOG.debug("dropped bytes (%s): %r", item.reason, item.data)
-                continue
-            chunks.append(self._handle(item))
-        return b"".join(chunks)
+    dropped = (BadMessage,)
+
+    def _decode(self, data: bytes) -> Sequence[object]:
+        return self._splitter.feed(data)
 
     def new_link(self) -> None:
         """A new host connection: forget any half command."""

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Final
 
 from massagectl.profiles import Profile
@@ -170,16 +170,10 @@ class RongTaiFirmware(BaseFirmware):
 
     # --- the protocol side --------------------------------------------------------------------
 
-    def receive(self, data: bytes, now: float) -> bytes:
-        """Command bytes from the host at ``now``; broken packets are ignored."""
-        self._advance(now)
-        chunks = [self._flush()]
-        for item in self._decoder.feed(data):
-            if isinstance(item, BadPacket):
-                _LOG.debug("dropped a packet (%s): %s", item.reason, item.data.hex(" "))
-                continue
-            chunks.append(self._handle(item))
-        return b"".join(chunks)
+    dropped = (BadPacket,)
+
+    def _decode(self, data: bytes) -> Sequence[object]:
+        return self._decoder.feed(data)
 
     def new_link(self) -> None:
         """A new host connection: forget any half command."""
