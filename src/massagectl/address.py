@@ -6,7 +6,10 @@
     tcp:HOST:PORT[?profile=NAME]             a TCP socket carrying the serial protocol
     ble:ADDRESS_OR_NAME[?profile=NAME]       a BLE peripheral, by address or advertised name
                                              (``any``: the first that fits the profile)
-    mqtt://BROKER[:PORT]/GATEWAY/DEVICE      a device behind a massagectl bridge
+    mqtt://[USER[:PASS]@]BROKER[:PORT]/GATEWAY/DEVICE
+                                             a device behind a massagectl bridge
+                                             (mqtts:// for TLS; MASSAGECTL_MQTT_CA names a CA
+                                             file, MASSAGECTL_MQTT_PASSWORD the password)
 
 The profile is ``omp`` (any OMP/1 device, capabilities read from it) when not given.
 """
@@ -50,6 +53,8 @@ class DeviceAddress:
     device: str = ""
     #: For ``sim:``: how to reach the simulated device (None: the profile's usual way).
     via: Literal["serial", "ble"] | None = None
+    #: For ``mqtt://``: TLS to the broker (``mqtts://``).
+    tls: bool = False
     text: str = field(default="", compare=False)
 
     def __str__(self) -> str:
@@ -59,7 +64,7 @@ class DeviceAddress:
 def parse_address(text: str) -> DeviceAddress:
     """Parse a device address; an :class:`AddressError` says what is wrong with it."""
     raw = text.strip()
-    if raw.startswith("mqtt://"):
+    if raw.startswith(("mqtt://", "mqtts://")):
         return _parse_mqtt(raw)
     scheme, sep, rest = raw.partition(":")
     if not sep or scheme not in _ALLOWED_OPTIONS:
@@ -145,14 +150,29 @@ def _host_port(text: str, hostport: str) -> tuple[str, int]:
 
 
 def _parse_mqtt(text: str) -> DeviceAddress:
-    parts = text[len("mqtt://") :].split("/")
-    if len(parts) != 3 or not all(parts):
-        raise AddressError(f"device address {text!r}: expected mqtt://BROKER[:PORT]/GATEWAY/DEVICE")
+    scheme, _, rest = text.partition("://")
+    parts = rest.split("/")
+    # Shown in messages and device names: never the password.
+    credentials, at, hostport = parts[0].rpartition("@")
+    user = credentials.partition(":")[0]
+    shown = f"{scheme}://{user}{at}{hostport}/{'/'.join(parts[1:])}"
+    if len(parts) != 3 or not all(parts) or not hostport:
+        raise AddressError(
+            f"device address {shown!r}: expected mqtt://BROKER[:PORT]/GATEWAY/DEVICE"
+        )
     broker, gateway, device = parts
-    if ":" in broker.rpartition("@")[2]:
-        host, port = _host_port(text, broker.rpartition("@")[2])
+    tls = scheme == "mqtts"
+    if hostport.startswith("[") or ":" in hostport:
+        host, port = _host_port(shown, hostport)
     else:
-        host, port = broker.rpartition("@")[2], 1883
+        host, port = hostport, 8883 if tls else 1883
     return DeviceAddress(
-        "mqtt", broker, host=host, port=port, gateway=gateway, device=device, text=text
+        "mqtt",
+        broker,
+        host=host,
+        port=port,
+        gateway=gateway,
+        device=device,
+        tls=tls,
+        text=shown,
     )

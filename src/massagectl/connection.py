@@ -29,11 +29,34 @@ async def connect(
     radio when ``MASSAGECTL_BLE_BACKEND=sim``.
     """
     addr = parse_address(address) if isinstance(address, str) else address
+    if addr.scheme == "mqtt":
+        async with _remote(addr, clock) as massager:
+            yield massager
+        return
     profile = get_profile(addr.profile)
     async with AsyncExitStack() as stack:
         transport = await _transport_for(addr, profile, clock, stack)
         massager = Massager(transport, profile, clock=clock, name=str(addr))
         yield await stack.enter_async_context(massager)
+
+
+@asynccontextmanager
+async def _remote(addr: DeviceAddress, clock: Clock | None) -> AsyncIterator[Massager]:
+    """A device behind a gateway: its profile comes from the gateway, so the link opens first."""
+    from .mqtt.broker import broker_for_address
+    from .mqtt.remote import MqttTransport, RemoteDriver
+
+    transport = MqttTransport(addr, broker_for_address(addr))
+    await transport.open()
+    try:
+        assert transport.profile is not None  # open() waits for it
+        massager = Massager(
+            transport, transport.profile, clock=clock, name=str(addr), driver_factory=RemoteDriver
+        )
+        async with massager:
+            yield massager
+    finally:
+        await transport.close()
 
 
 async def _transport_for(

@@ -28,7 +28,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import Clock, MonotonicClock, Signal, first_of
-from .drivers.base import Command, CommandKind, DeviceInfo, DeviceState, Driver, driver_for
+from .drivers.base import (
+    Command,
+    CommandKind,
+    DeviceInfo,
+    DeviceState,
+    Driver,
+    StateSink,
+    driver_for,
+)
 from .errors import DeviceError, LinkLost, ValueOutOfRange
 from .mapping import fraction_to_level, heat_name_to_level
 from .profiles import Profile
@@ -39,6 +47,9 @@ from .transports.base import Transport
 __all__ = ["DeviceInfo", "DeviceState", "Massager"]
 
 _log = logging.getLogger(__name__)
+
+#: Makes the driver for a transport and profile (``driver_for`` picks it by protocol).
+DriverFactory = Callable[[Transport, Profile, Clock, str, StateSink], Driver]
 
 #: How long the device layer waits on exit for its STOP to be acknowledged.
 STOP_ON_EXIT_TIMEOUT_S = 2.0
@@ -64,6 +75,7 @@ class Massager:
         clock: Clock | None = None,
         name: str | None = None,
         limits: SafetyLimits | None = None,
+        driver_factory: DriverFactory | None = None,
     ) -> None:
         self.transport = transport
         self.profile = profile
@@ -71,7 +83,10 @@ class Massager:
         # Reconnect backoff waits on the same clock as everything else here.
         transport.clock = self.clock
         self.name = name or transport.description
-        self.driver: Driver = driver_for(transport, profile, self.clock, self.name, self._on_state)
+        # The profile's protocol says which driver, unless the link decides (a device behind a
+        # gateway speaks the gateway's language, whatever its own protocol).
+        make_driver = driver_factory or driver_for
+        self.driver: Driver = make_driver(transport, profile, self.clock, self.name, self._on_state)
         self._info: DeviceInfo | None = None
         self._state = DeviceState(connected=False)
         self._listeners: list[Callable[[DeviceState], None]] = []

@@ -27,7 +27,8 @@ DeviceOption = Annotated[
         "--device",
         "-d",
         help="Device address: sim:PROFILE[?via=ble], serial:PATH[?profile=NAME&baud=N], "
-        "tcp:HOST:PORT[?profile=NAME], ble:ADDRESS_OR_NAME[?profile=NAME] (see `scan`).",
+        "tcp:HOST:PORT[?profile=NAME], ble:ADDRESS_OR_NAME[?profile=NAME] (see `scan`), "
+        "mqtt://BROKER[:PORT]/GATEWAY/DEVICE (see `fleet`).",
     ),
 ]
 
@@ -282,6 +283,110 @@ def history(
     from .history_command import history_command
 
     _guard(runner.run(history_command(run_id, journal=journal, limit=limit, as_json=as_json)))
+
+
+BrokerOption = Annotated[
+    str,
+    typer.Option(
+        "--broker",
+        "-b",
+        help="mqtt://[USER[:PASS]@]HOST[:PORT] (mqtts:// for TLS); the password may come from "
+        "$MASSAGECTL_MQTT_PASSWORD instead.",
+        envvar="MASSAGECTL_MQTT_BROKER",
+    ),
+]
+TlsCaOption = Annotated[
+    list[str] | None,
+    typer.Option("--tls-ca", help="CA certificate file to trust (PEM; repeatable). Implies TLS."),
+]
+TlsCertOption = Annotated[
+    str | None, typer.Option("--tls-cert", help="Client certificate (PEM) for brokers that ask.")
+]
+TlsKeyOption = Annotated[
+    str | None, typer.Option("--tls-key", help="The client certificate's key.")
+]
+PrefixOption = Annotated[
+    str, typer.Option("--prefix", help="First level of every massagectl topic.")
+]
+
+
+@app.command()
+def bridge(
+    broker: BrokerOption,
+    device: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--device",
+            "-d",
+            help="[NAME=]ADDRESS of a device on this machine (repeatable); NAME is its topic "
+            "level (default: from the address).",
+        ),
+    ] = None,
+    gateway_id: Annotated[
+        str | None, typer.Option("--id", help="This gateway's name on the broker (default: host).")
+    ] = None,
+    tls_ca: TlsCaOption = None,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
+    prefix: PrefixOption = "massagectl",
+    discovery: Annotated[
+        bool, typer.Option("--discovery/--no-discovery", help="Home Assistant discovery.")
+    ] = True,
+    discovery_prefix: Annotated[
+        str, typer.Option("--discovery-prefix", help="Home Assistant's discovery prefix.")
+    ] = "homeassistant",
+    remove_discovery: Annotated[
+        bool,
+        typer.Option(
+            "--remove-discovery", help="Take the devices out of Home Assistant on shutdown."
+        ),
+    ] = False,
+    poll: Annotated[
+        str, typer.Option("--poll", help="How often to read each device's state (temperature).")
+    ] = "5s",
+) -> None:
+    """Put this machine's devices on an MQTT broker (remote control, Home Assistant)."""
+    from .mqtt_commands import bridge_command, broker_from_options
+
+    async def main() -> None:
+        await bridge_command(
+            broker=broker_from_options(broker, tls_ca or [], tls_cert, tls_key),
+            devices=device or [],
+            gateway_id=gateway_id,
+            prefix=prefix,
+            discovery=discovery,
+            discovery_prefix=discovery_prefix,
+            remove_discovery=remove_discovery,
+            poll=poll,
+        )
+
+    _guard(runner.run(main()))
+
+
+@app.command()
+def fleet(
+    broker: BrokerOption,
+    tls_ca: TlsCaOption = None,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
+    prefix: PrefixOption = "massagectl",
+    wait: Annotated[
+        str, typer.Option("--wait", help="Listen at most this long for retained state.")
+    ] = "3s",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the gateways and devices on a broker, with their state."""
+    from .mqtt_commands import broker_from_options, fleet_command
+
+    async def main() -> None:
+        await fleet_command(
+            broker=broker_from_options(broker, tls_ca or [], tls_cert, tls_key),
+            prefix=prefix,
+            wait=wait,
+            as_json=as_json,
+        )
+
+    _guard(runner.run(main()))
 
 
 def main() -> None:

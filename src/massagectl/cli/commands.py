@@ -71,7 +71,14 @@ async def set_command(
         print(f"{m.name}: {state_line(m.info, state)}", flush=True)
         if seconds is None:
             m.release()
-            if state.active and m.info.watchdog_s:
+            address = parse_address(device)
+            if state.active and address.scheme == "mqtt":
+                print(
+                    f"{m.name}: left running; gateway {address.gateway} keeps it going until "
+                    "`massagectl stop` or the safety limits (use --for to hold a setting)",
+                    file=sys.stderr,
+                )
+            elif state.active and m.info.watchdog_s:
                 print(
                     f"{m.name}: the device's watchdog stops it {m.info.watchdog_s:g} s after this "
                     "host goes quiet; use --for to hold a setting",

@@ -1,0 +1,159 @@
+"""What may arrive on a device's ``set`` topic, checked before anything reaches a device.
+
+A command is a JSON object; bare ``stop``, ``ON`` and ``OFF`` are accepted too, for people typing
+at ``mosquitto_pub``. Any other payload is refused with one line naming the field and the
+problem (sent to the error topic); the device is not touched.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+#: Larger than any sensible inline program, small enough that a hostile payload costs nothing.
+MAX_PAYLOAD_BYTES: Final = 64 * 1024
+
+Control = Literal["pause", "resume", "next", "previous", "extend_hold", "end_hold"]
+
+#: The ``run`` value that ends a running program (Home Assistant's program select offers it).
+NO_PROGRAM: Final = "none"
+
+
+class CommandError(ValueError):
+    """A command that cannot be carried out as sent; the message is one line."""
+
+    def __init__(self, message: str, request_id: str | int | None = None) -> None:
+        super().__init__(message)
+        #: The command's ``id`` when it could be read, so that the sender hears back.
+        self.request_id = request_id
+
+
+class SetCommand(BaseModel):
+    """One command. Fields combine where it makes sense (speed with heat); ``stop``, ``run``
+    and ``control`` stand alone."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    #: Echoed in the reply (on the ``reply`` topic) so that a client can match it.
+    id: Annotated[str, Field(max_length=128)] | int | None = None
+    #: Who sends it (``mqtt://`` clients name themselves; Home Assistant does not).
+    client: Annotated[str, Field(max_length=128)] | None = None
+    #: Carry out only if ``if_owner`` made the device active last (a client's last will uses
+    #: it, so that a dead client stops what it started and nothing else).
+    if_owner: Annotated[str, Field(max_length=128)] | None = None
+
+    stop: Literal[True] | None = None
+    #: The fan's on/off: ON resumes the last speed set here (or the lowest), OFF stops.
+    power: Literal["ON", "OFF", "on", "off"] | None = None
+    #: Percent of the device's speed range, 0 (off) to 100.
+    speed: Annotated[float, Field(ge=0, le=100)] | None = None
+    #: A speed level, 0 (off) to the device's top level.
+    speed_level: Annotated[int, Field(ge=0, le=0xFFFF)] | None = None
+    #: off, low, medium, high, or a level.
+    heat: Annotated[str, Field(max_length=16)] | Annotated[int, Field(ge=0, le=255)] | None = None
+    #: One of the device's own programs, by name or number (1-based); 0 or "none" ends it.
+    device_program: Annotated[str, Field(max_length=64)] | Annotated[int, Field(ge=0)] | None = None
+    #: A massagectl program to run on the gateway: a preset name, an inline program (the YAML
+    #: format as JSON), or "none" to end the running one.
+    run: Annotated[str, Field(max_length=64)] | dict[str, Any] | None = None
+    #: A live control of the running program.
+    control: Control | None = None
+    #: The running program's intensity, percent (0 to 150).
+    intensity: Annotated[float, Field(ge=0, le=150)] | None = None
+
+    @model_validator(mode="after")
+    def _one_intent(self) -> SetCommand:
+        manual = [
+            name
+            for name in ("power", "speed", "speed_level", "heat", "device_program")
+            if getattr(self, name) is not None
+        ]
+        program = [
+            name for name in ("run", "control", "intensity") if getattr(self, name) is not None
+        ]
+        if self.stop and (manual or program):
+            raise ValueError(f"stop takes no other field (got {', '.join(manual + program)})")
+        if manual and program:
+            raise ValueError(f"{', '.join(program)} cannot be combined with {', '.join(manual)}")
+        if self.speed is not None and self.speed_level is not None:
+            raise ValueError("give speed (percent) or speed_level, not both")
+        if self.power is not None and (self.speed is not None or self.speed_level is not None):
+            raise ValueError("give power or a speed, not both")
+        if self.device_program is not None and (
+            self.speed is not None or self.speed_level is not None
+        ):
+            raise ValueError("a device program sets its own speed: give one or the other")
+        if not (self.stop or manual or program):
+            raise ValueError("nothing to do: give stop, speed, heat, device_program, run, ...")
+        return self
+
+    @property
+    def is_manual(self) -> bool:
+        """Whether it sets the device directly (ending a running massagectl program)."""
+        return any(
+            getattr(self, name) is not None
+            for name in ("power", "speed", "speed_level", "heat", "device_program")
+        )
+
+
+def parse_command(payload: bytes) -> SetCommand:
+    """Read one command; :class:`CommandError` says what is wrong in one line."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise CommandError(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD_BYTES}")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CommandError("payload is not UTF-8 text") from None
+    word = text.strip()
+    if word in ("stop", "STOP"):
+        return SetCommand(stop=True)
+    if word in ("ON", "OFF", "on", "off"):
+        return SetCommand(power=word)  # type: ignore[arg-type]  # checked just above
+    try:
+        raw = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
+        raise CommandError(
+            f'payload is not JSON ({detail}); expected an object such as {{"speed": 40}}'
+        ) from None
+    if not isinstance(raw, dict):
+        raise CommandError('payload must be a JSON object such as {"speed": 40}')
+    request_id = raw.get("id")
+    if isinstance(request_id, bool) or not isinstance(request_id, (str, int)):
+        request_id = None
+    try:
+        return SetCommand.model_validate(raw)
+    except ValidationError as exc:
+        raise CommandError(_one_line(exc), request_id) from None
+
+
+#: Fields that take one of several types: pydantic reports each alternative; people want one.
+_EITHER: Final[dict[str, str]] = {
+    "id": "must be a string or a whole number",
+    "client": "must be a string",
+    "if_owner": "must be a string",
+    "heat": "must be off, low, medium, high or a level from 0 to 255",
+    "device_program": "must be one of the device's program names or a number from 0",
+    "run": 'must be a preset name, an inline program (a JSON object) or "none"',
+}
+
+
+def _one_line(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    loc = first["loc"]
+    field = str(loc[0]) if loc else ""
+    value = first.get("input")
+    if first["type"] == "extra_forbidden":
+        return f"{field}: unknown field"
+    if field in _EITHER and (len(loc) > 1 or first["type"] != "value_error"):
+        message = _EITHER[field]
+    else:
+        message = first["msg"].removeprefix("Value error, ")
+    shown = ""
+    if field and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        shown = f" (got {json.dumps(value)[:40]})"
+    elif field and isinstance(value, bool):
+        shown = f" (got {json.dumps(value)})"
+    return f"{field}: {message}{shown}" if field else message

@@ -1,0 +1,434 @@
+"""One device on a gateway: kept connected, its state published, its commands carried out.
+
+The host owns the link to its device for the gateway's whole life: it connects, publishes what
+the device is (``info``, retained) and does (``state``, retained), takes commands from the
+``set`` topic in the order they came (``stop`` at once, ahead of them), runs massagectl programs
+on the device in real time, and when the link drops it says so (``availability`` offline) and
+reconnects with backoff. The device is stopped on every way out, as everywhere in massagectl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+
+from ..address import DeviceAddress
+from ..connection import connect
+from ..device import DeviceState, Massager
+from ..errors import DeviceError, LinkLost, MassagectlError, ProgramError, UsageError
+from ..programs.loader import all_programs, load_program_text
+from ..programs.model import Program
+from ..programs.scheduler import Event, Scheduler
+from ..safety.envelope import Cut
+from . import payloads
+from .commands import NO_PROGRAM, CommandError, SetCommand, parse_command
+from .discovery import discovery_config, discovery_topic, removal_payload
+from .outbox import Outbox
+from .topics import OFFLINE, ONLINE, DeviceTopics
+
+_log = logging.getLogger(__name__)
+
+#: Reconnect backoff: doubling from the first to the last value, for as long as the gateway runs.
+RECONNECT_INITIAL_S: Final = 0.5
+RECONNECT_MAX_S: Final = 30.0
+#: How often the device is asked for its state (temperature, battery) while connected.
+POLL_S: Final = 5.0
+#: How long a stop waits for the device to confirm.
+STOP_TIMEOUT_S: Final = 2.0
+
+
+class DeviceHost:
+    """Keeps one device connected and on the broker."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        address: DeviceAddress,
+        topics: DeviceTopics,
+        outbox: Outbox,
+        version: str,
+        discovery_prefix: str | None = None,
+        poll_s: float = POLL_S,
+        connector: Callable[[DeviceAddress], contextlib.AbstractAsyncContextManager[Massager]]
+        | None = None,
+    ) -> None:
+        self.name = name
+        self.address = address
+        self.topics = topics
+        self.outbox = outbox
+        self.version = version
+        self.discovery_prefix = discovery_prefix
+        self.poll_s = poll_s
+        self._connect = connector or (lambda addr: connect(addr))
+        self.massager: Massager | None = None
+        #: Set while the device is connected and taking commands.
+        self.ready = asyncio.Event()
+        #: The ``client`` whose command last made the device active (None: nobody named).
+        self.owner: str | None = None
+        self.info_doc: dict[str, Any] | None = None
+        self.last_error = ""
+        self._last_speed_level = 0
+        self._queue: asyncio.Queue[SetCommand] = asyncio.Queue()
+        self._scheduler: Scheduler | None = None
+        self._run_task: asyncio.Task[None] | None = None
+        self._program: Program | None = None
+        self._presets = {p.name: p for p in all_programs()}
+        self.outbox.retain(self.topics.availability, OFFLINE.encode())
+
+    # --- the link's life ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect, serve, and reconnect with backoff, until cancelled (the device then stops)."""
+        delay = RECONNECT_INITIAL_S
+        while True:
+            try:
+                async with self._connect(self.address) as m:
+                    delay = RECONNECT_INITIAL_S
+                    await self._serve(m)
+            except MassagectlError as exc:
+                self._went_offline(str(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
+
+    async def _serve(self, m: Massager) -> None:
+        self.massager = m
+        self.last_error = ""
+        self.info_doc = payloads.info_payload(
+            gateway=self.topics.gateway,
+            device=self.name,
+            name=self.name,
+            address=str(self.address),
+            profile=m.profile,
+            info=m.info,
+            programs=sorted(self._presets),
+            version=self.version,
+        )
+        self.outbox.retain(self.topics.info, payloads.dumps(self.info_doc))
+        self.publish_discovery()
+        unsubscribe = [
+            m.subscribe(lambda _state: self.publish_state()),
+            m.subscribe_safety(self._on_safety),
+        ]
+        self.publish_state()
+        self.outbox.retain(self.topics.availability, ONLINE.encode())
+        self._event("connected", f"{m.profile.title} at {self.address}")
+        self.ready.set()
+        worker = asyncio.create_task(self._work(m), name=f"{self.name} commands")
+        poller = asyncio.create_task(self._poll(m), name=f"{self.name} poll")
+        try:
+            await m.link_lost.wait()
+            raise LinkLost(str(m.lost_reason or f"{self.address}: link lost"))
+        finally:
+            self.ready.clear()
+            worker.cancel()
+            poller.cancel()
+            await self._end_run()
+            for stop_listening in unsubscribe:
+                stop_listening()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(worker, poller, return_exceptions=True)
+            self.massager = None
+
+    def _went_offline(self, why: str) -> None:
+        if why != self.last_error:
+            _log.warning("%s: %s", self.name, why)
+            self._event("offline", why)
+        self.last_error = why
+        self.outbox.retain(self.topics.availability, OFFLINE.encode())
+        self.publish_state()
+        # Every command still queued is answered: the device cannot take it now.
+        while not self._queue.empty():
+            self._refuse(self._queue.get_nowait(), f"{self.name} is not connected: {why}", "device")
+
+    async def _poll(self, m: Massager) -> None:
+        """Ask for the state now and then (temperature and battery move on their own), and keep
+        a running program's time left fresh."""
+        while True:
+            await asyncio.sleep(self.poll_s)
+            with contextlib.suppress(DeviceError):
+                await m.status()
+            if self._scheduler is not None:
+                self.publish_state()
+
+    # --- publishing --------------------------------------------------------------------------
+
+    def publish_state(self) -> None:
+        """Publish the device's state (retained)."""
+        m = self.massager
+        if m is None:
+            doc = payloads.state_payload(DeviceState(connected=False), None, run=None)
+            if self.info_doc is not None:
+                doc["speed_levels"] = self.info_doc["capabilities"]["speed_levels"]
+                doc["heat_levels"] = self.info_doc["capabilities"]["heat_levels"]
+        else:
+            doc = payloads.state_payload(m.state, m.info, run=self._run_doc())
+        doc["owner"] = self.owner
+        self.outbox.retain(self.topics.state, payloads.dumps(doc))
+
+    def publish_discovery(self) -> None:
+        """Publish the Home Assistant discovery document (retained), if discovery is on."""
+        if self.discovery_prefix is None or self.info_doc is None:
+            return
+        topic = discovery_topic(self.topics.gateway, self.name, self.discovery_prefix)
+        self.outbox.retain(topic, payloads.dumps(discovery_config(self.info_doc, self.topics)))
+
+    def remove_discovery(self) -> None:
+        """Take the device out of Home Assistant (an empty retained discovery document)."""
+        if self.discovery_prefix is None:
+            return
+        topic = discovery_topic(self.topics.gateway, self.name, self.discovery_prefix)
+        self.outbox.retain(topic, removal_payload())
+
+    def _event(self, kind: str, message: str = "", **extra: Any) -> None:
+        self.outbox.send(
+            self.topics.events, payloads.dumps(payloads.event_payload(kind, message, **extra))
+        )
+
+    def _on_safety(self, cut: Cut) -> None:
+        self._event("safety", cut.message)
+
+    def _run_doc(self) -> dict[str, Any] | None:
+        scheduler, program = self._scheduler, self._program
+        if scheduler is None or program is None:
+            return None
+        progress = scheduler.progress()
+        return {
+            "program": program.name,
+            "title": program.title,
+            "step": progress.segment.label,
+            "step_index": progress.segment.index + 1,
+            "steps": len(scheduler.timeline.segments),
+            "position_s": round(progress.position, 1),
+            "duration_s": round(progress.duration, 1),
+            "remaining_s": round(progress.total_left, 1),
+            "paused": progress.paused,
+            "intensity": round(progress.intensity * 100),
+        }
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def take(self, payload: bytes, *, retained: bool = False) -> None:
+        """A payload from the ``set`` topic: checked now, carried out in order (stop at once)."""
+        if retained:
+            # A retained command would run again on every reconnect: a device that starts by
+            # itself days later. Refused, and said so.
+            self._error(
+                "retained commands are ignored: publish commands without the retain flag",
+                payload=payload,
+            )
+            return
+        try:
+            command = parse_command(payload)
+        except CommandError as exc:
+            self._error(str(exc), request_id=exc.request_id, payload=payload)
+            if exc.request_id is not None:
+                reply = payloads.reply_payload(exc.request_id, error=str(exc), kind="usage")
+                self.outbox.send(self.topics.reply, payloads.dumps(reply))
+            return
+        if self.massager is None or not self.ready.is_set():
+            why = self.last_error or "connecting"
+            self._refuse(command, f"{self.name} is not connected ({why})", "device")
+            return
+        if command.stop and command.if_owner is None:
+            # Stop overtakes everything queued before it.
+            asyncio.get_running_loop().create_task(self._carry_out(self.massager, command))
+            return
+        self._queue.put_nowait(command)
+
+    async def _work(self, m: Massager) -> None:
+        while True:
+            command = await self._queue.get()
+            await self._carry_out(m, command)
+
+    async def _carry_out(self, m: Massager, command: SetCommand) -> None:
+        try:
+            await self._apply(m, command)
+        except MassagectlError as exc:
+            kind = "usage" if isinstance(exc, UsageError) else "device"
+            self._refuse(command, str(exc), kind)
+            return
+        if command.id is not None:
+            state = json.loads(self.outbox.retained.get(self.topics.state, b"null") or b"null")
+            self.outbox.send(
+                self.topics.reply, payloads.dumps(payloads.reply_payload(command.id, state=state))
+            )
+
+    async def _apply(self, m: Massager, c: SetCommand) -> None:
+        if c.if_owner is not None and c.if_owner != self.owner:
+            return  # a will (or a careful client) that only stops what it started itself
+        if c.stop:
+            await self.stop(f"stop from {c.client or 'a command'}")
+            return
+        if c.run is not None:
+            await self._start_run(m, c)
+            return
+        if c.control is not None or c.intensity is not None:
+            self._control(c)
+            return
+        # Setting the device by hand ends a running massagectl program first.
+        await self._end_run()
+        if c.device_program is not None:
+            await m.run_program(self._program_index(m, c.device_program))
+        if c.power == "OFF":
+            # The fan's off: the motor (and a device program) stop; the heat is its own control.
+            await m.set_speed_level(0)
+        elif c.power == "ON":
+            await m.set_speed_level(self._last_speed_level or 1)
+        elif c.speed is not None:
+            await m.set_speed(c.speed / 100)
+        elif c.speed_level is not None:
+            await m.set_speed_level(c.speed_level)
+        if c.heat is not None:
+            await m.set_heat(payloads.heat_value(c.heat))
+        if m.state.speed > 0:
+            self._last_speed_level = m.state.speed
+        self.owner = c.client if m.state.active else None
+        self.publish_state()
+
+    def _program_index(self, m: Massager, value: str | int) -> int:
+        if isinstance(value, int):
+            return value
+        if value.lower() == NO_PROGRAM:
+            return 0
+        names = [n.lower() for n in m.info.program_names]
+        if value.lower() in names:
+            return names.index(value.lower()) + 1
+        known = ", ".join(m.info.program_names) or "(none)"
+        raise UsageError(f"{self.name}: no device program {value!r}; it has: {known}")
+
+    # --- massagectl programs on the gateway -----------------------------------------------
+
+    async def _start_run(self, m: Massager, c: SetCommand) -> None:
+        program = self._program_from(c.run)
+        await self._end_run()
+        if program is None:
+            return
+        scheduler = Scheduler(program, [m], on_event=self._on_run_event)
+        self._scheduler, self._program = scheduler, program
+        self.owner = c.client
+        self._run_task = asyncio.create_task(self._run(scheduler, program), name=f"{self.name} run")
+        self._event("started", f"program {program.name}", program=program.name)
+        self.publish_state()
+
+    def _program_from(self, run: str | dict[str, Any] | None) -> Program | None:
+        if isinstance(run, dict):
+            # The same format as a YAML file (JSON is YAML); errors name the field.
+            return load_program_text(json.dumps(run), f"{self.topics.set} run")
+        if run is None or run.lower() == NO_PROGRAM:
+            return None
+        # Presets by name only: a remote payload never names a file on the gateway.
+        try:
+            return self._presets[run]
+        except KeyError:
+            known = ", ".join(sorted(self._presets))
+            raise ProgramError(f"unknown program {run!r}; the presets are: {known}") from None
+
+    async def _run(self, scheduler: Scheduler, program: Program) -> None:
+        try:
+            outcome = await scheduler.run()
+            self._event(outcome, f"program {program.name} {outcome}", program=program.name)
+        except MassagectlError as exc:
+            self._event("error", str(exc), program=program.name)
+        finally:
+            if self._scheduler is scheduler:
+                self._scheduler, self._program, self._run_task = None, None, None
+                m = self.massager
+                if m is None or not m.state.active:
+                    self.owner = None
+                self.publish_state()
+
+    def _on_run_event(self, event: Event) -> None:
+        if event.kind == "sent":
+            return  # the state says it
+        extra: dict[str, Any] = {"program": self._program.name if self._program else None}
+        if event.segment is not None:
+            extra["step"] = event.segment.label
+            extra["step_index"] = event.segment.index + 1
+            if event.segment.step.cue:
+                extra["cue"] = event.segment.step.cue
+        self._event(event.kind, event.message, **extra)
+        if event.kind in ("step", "paused", "resumed", "intensity", "hold"):
+            self.publish_state()
+
+    def _control(self, c: SetCommand) -> None:
+        scheduler = self._scheduler
+        if scheduler is None:
+            raise UsageError(f"{self.name}: no program is running")
+        if c.intensity is not None:
+            scheduler.set_intensity(c.intensity / 100)
+        actions: dict[str, Callable[[], object]] = {
+            "pause": scheduler.pause,
+            "resume": scheduler.resume,
+            "next": scheduler.next_step,
+            "previous": scheduler.previous_step,
+            "extend_hold": scheduler.extend_hold,
+            "end_hold": scheduler.end_hold,
+        }
+        if c.control is not None:
+            actions[c.control]()
+        self.publish_state()
+
+    async def _end_run(self) -> None:
+        scheduler, task = self._scheduler, self._run_task
+        if scheduler is None or task is None:
+            return
+        scheduler.stop()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+    # --- stopping ----------------------------------------------------------------------------
+
+    async def stop(self, why: str) -> None:
+        """Stop the device now, and any program running on it."""
+        m = self.massager
+        if self._scheduler is not None:
+            self._scheduler.stop()
+        if m is not None:
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await m.stop()
+        await self._end_run()
+        self.owner = None
+        _log.info("%s: stopped (%s)", self.name, why)
+        self.publish_state()
+
+    def broker_lost(self) -> None:
+        """The gateway lost the broker: a device driven by a remote client that can no longer
+        reach it (nor stop it) is stopped; programs running here go on, ending at rest."""
+        if self.owner is None or self.massager is None:
+            return
+        owner = self.owner
+        self._event("stopped", f"the broker went away while {owner} drove this device")
+
+        async def stop_quietly() -> None:
+            with contextlib.suppress(MassagectlError, TimeoutError):
+                await self.stop(f"broker lost while {owner} drove it")
+
+        asyncio.get_running_loop().create_task(stop_quietly())
+
+    # --- answers -----------------------------------------------------------------------------
+
+    def _refuse(self, command: SetCommand, message: str, kind: str) -> None:
+        self._error(message, request_id=command.id)
+        if command.id is not None:
+            self.outbox.send(
+                self.topics.reply,
+                payloads.dumps(payloads.reply_payload(command.id, error=message, kind=kind)),
+            )
+
+    def _error(
+        self, message: str, *, request_id: str | int | None = None, payload: bytes = b""
+    ) -> None:
+        _log.info("%s: %s", self.topics.set, message)
+        self.outbox.send(
+            self.topics.error,
+            payloads.dumps(
+                payloads.error_payload(
+                    message, topic=self.topics.set, request_id=request_id, payload=payload
+                )
+            ),
+        )

@@ -1,0 +1,138 @@
+"""What the broker knows about every gateway and device: their retained status, info and state.
+
+``massagectl fleet`` reads it. A gateway whose last will fired shows offline, and so do its
+devices, whatever their own (now stale) retained availability says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import aiomqtt
+
+from ..errors import LinkError
+from .broker import Broker, broker_error
+from .topics import DEFAULT_PREFIX, ONLINE
+
+#: Retained messages arrive at once; this much quiet after the last one means "that was all".
+QUIET_S: Final = 0.3
+
+
+@dataclass
+class FleetDevice:
+    """One device as the broker last heard of it."""
+
+    gateway: str
+    name: str
+    available: bool = False
+    info: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self, gateway_online: bool) -> dict[str, Any]:
+        """For ``fleet --json``."""
+        profile = self.info.get("profile", {})
+        return {
+            "device": self.name,
+            "online": gateway_online and self.available,
+            "address": self.info.get("address"),
+            "profile": profile.get("name") if isinstance(profile, dict) else None,
+            "state": self.state or None,
+        }
+
+
+@dataclass
+class FleetGateway:
+    """One gateway and its devices."""
+
+    name: str
+    online: bool = False
+    devices: dict[str, FleetDevice] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """For ``fleet --json``."""
+        return {
+            "gateway": self.name,
+            "online": self.online,
+            "devices": [d.as_json(self.online) for d in sorted_devices(self)],
+        }
+
+
+def sorted_devices(gateway: FleetGateway) -> list[FleetDevice]:
+    """Its devices by name."""
+    return [gateway.devices[n] for n in sorted(gateway.devices)]
+
+
+@dataclass
+class Fleet:
+    """Everything seen, by gateway name."""
+
+    prefix: str = DEFAULT_PREFIX
+    gateways: dict[str, FleetGateway] = field(default_factory=dict)
+
+    def take(self, topic: str, payload: bytes) -> None:
+        """One retained message."""
+        parts = topic.split("/")
+        if len(parts) < 3 or parts[0] != self.prefix:
+            return
+        gateway = self.gateways.setdefault(parts[1], FleetGateway(parts[1]))
+        if len(parts) == 3 and parts[2] == "status":
+            gateway.online = payload.strip() == ONLINE.encode()
+            return
+        if len(parts) != 4:
+            return
+        leaf = parts[3]
+        if leaf not in ("availability", "info", "state"):
+            return
+        if not payload:  # a cleared topic: the device is gone
+            gateway.devices.pop(parts[2], None)
+            return
+        device = gateway.devices.setdefault(parts[2], FleetDevice(parts[1], parts[2]))
+        if leaf == "availability":
+            device.available = payload.strip() == ONLINE.encode()
+            return
+        with contextlib.suppress(ValueError):
+            doc = json.loads(payload)
+            if isinstance(doc, dict):
+                setattr(device, leaf, doc)
+
+    def as_json(self) -> list[dict[str, Any]]:
+        """For ``fleet --json``."""
+        return [self.gateways[n].as_json() for n in sorted(self.gateways)]
+
+
+async def read_fleet(broker: Broker, *, prefix: str = DEFAULT_PREFIX, wait_s: float = 3.0) -> Fleet:
+    """Collect the retained fleet from the broker: until quiet, at most ``wait_s`` seconds."""
+    fleet = Fleet(prefix)
+    try:
+        async with broker.client(f"massagectl-fleet-{uuid.uuid4().hex[:8]}") as client:
+            await client.subscribe(f"{prefix}/+/status", qos=1)
+            for leaf in ("availability", "info", "state"):
+                await client.subscribe(f"{prefix}/+/+/{leaf}", qos=1)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait_s):
+                    messages = aiomqtt_messages(client)
+                    while True:
+                        try:
+                            async with asyncio.timeout(QUIET_S):
+                                topic, payload = await anext(messages)
+                        except TimeoutError:
+                            if fleet.gateways:
+                                break
+                            continue
+                        fleet.take(topic, payload)
+    except aiomqtt.MqttError as exc:
+        raise LinkError(broker_error(broker, exc)) from None
+    return fleet
+
+
+async def aiomqtt_messages(client: aiomqtt.Client) -> AsyncIterator[tuple[str, bytes]]:
+    """The client's messages as ``(topic, payload bytes)``."""
+    async for message in client.messages:
+        payload = message.payload
+        yield message.topic.value, payload if isinstance(payload, bytes) else str(payload).encode()

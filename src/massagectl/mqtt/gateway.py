@@ -1,0 +1,239 @@
+"""The gateway (``massagectl bridge``): devices of this machine on an MQTT broker.
+
+It keeps one :class:`~.device_host.DeviceHost` per device and one connection to the broker. The
+broker connection comes back with backoff whenever it drops; the gateway's availability topic
+carries a last will, so that when the gateway dies the broker itself says it is offline (and the
+devices, no longer fed, stop by their own watchdogs). On the way out every device is stopped and
+marked offline, and with ``remove_discovery`` taken out of Home Assistant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import aiomqtt
+
+from .. import __version__
+from ..address import DeviceAddress
+from ..clock import first_of
+from ..errors import LinkError, UsageError
+from . import payloads
+from .broker import Broker, broker_error
+from .device_host import DeviceHost
+from .outbox import Outbox
+from .topics import (
+    DEFAULT_DISCOVERY_PREFIX,
+    DEFAULT_PREFIX,
+    OFFLINE,
+    ONLINE,
+    GatewayTopics,
+    check_id,
+    split_device_topic,
+)
+
+_log = logging.getLogger(__name__)
+
+BROKER_BACKOFF_INITIAL_S: Final = 0.5
+BROKER_BACKOFF_MAX_S: Final = 30.0
+#: How long the gateway tries to say goodbye (devices offline, its own status) on the way out.
+GOODBYE_TIMEOUT_S: Final = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayDevice:
+    """A device the gateway serves, and its name on the broker."""
+
+    name: str
+    address: DeviceAddress
+
+
+class Gateway:
+    """Serve ``devices`` on ``broker`` as gateway ``gateway_id``; call :meth:`run`."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        devices: Sequence[GatewayDevice],
+        *,
+        gateway_id: str,
+        prefix: str = DEFAULT_PREFIX,
+        discovery_prefix: str | None = DEFAULT_DISCOVERY_PREFIX,
+        remove_discovery: bool = False,
+        poll_s: float = 5.0,
+    ) -> None:
+        check_id(gateway_id, "gateway id")
+        names = [check_id(d.name, "device name") for d in devices]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise UsageError(f"device name {duplicates[0]!r} is given twice; name them NAME=ADDR")
+        if not devices:
+            raise UsageError("bridge: give at least one --device")
+        self.broker = broker
+        self.topics = GatewayTopics(gateway_id, prefix)
+        self.discovery_prefix = discovery_prefix
+        self.remove_discovery = remove_discovery
+        self.outbox = Outbox()
+        self.hosts = {
+            d.name: DeviceHost(
+                name=d.name,
+                address=d.address,
+                topics=self.topics.device(d.name),
+                outbox=self.outbox,
+                version=__version__,
+                discovery_prefix=discovery_prefix,
+                poll_s=poll_s,
+            )
+            for d in devices
+        }
+        #: Set while the broker connection is up (for tests and the status line).
+        self.connected = asyncio.Event()
+        self.broker_error = ""
+
+    async def run(self) -> None:
+        """Serve until cancelled; then stop every device and say goodbye on the broker."""
+        self.outbox.retain(self.topics.status, ONLINE.encode())
+        host_tasks = [
+            asyncio.create_task(host.run(), name=f"device {host.name}")
+            for host in self.hosts.values()
+        ]
+        try:
+            await self._broker_loop()
+        finally:
+            for task in host_tasks:
+                task.cancel()
+            # Each host stops its device as its task unwinds (the device layer's STOP on exit).
+            await asyncio.gather(*host_tasks, return_exceptions=True)
+            await self._goodbye()
+
+    async def _broker_loop(self) -> None:
+        delay = BROKER_BACKOFF_INITIAL_S
+        while True:
+            try:
+                await self._session()
+            except aiomqtt.MqttError as exc:
+                self._broker_lost(broker_error(self.broker, exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BROKER_BACKOFF_MAX_S)
+            if self.connected.is_set():
+                delay = BROKER_BACKOFF_INITIAL_S
+
+    def _broker_lost(self, why: str) -> None:
+        was_up = self.connected.is_set()
+        self.connected.clear()
+        if why != self.broker_error or was_up:
+            _log.warning("broker: %s (reconnecting)", why)
+        self.broker_error = why
+        for host in self.hosts.values():
+            host.broker_lost()
+
+    def _client(self) -> aiomqtt.Client:
+        will = aiomqtt.Will(self.topics.status, OFFLINE.encode(), qos=1, retain=True)
+        return self.broker.client(f"massagectl-{self.topics.gateway}", will=will)
+
+    async def _session(self) -> None:
+        """One broker connection: subscribe, publish everything retained again, serve."""
+        client = self._client()
+        async with client:
+            self.outbox.all_again()
+            await client.subscribe(self.topics.all_set, qos=1)
+            if self.discovery_prefix is not None:
+                await client.subscribe(f"{self.discovery_prefix}/status", qos=1)
+            self.connected.set()
+            self.broker_error = ""
+            _log.info("broker: connected to %s as gateway %s", self.broker, self.topics.gateway)
+            publisher = asyncio.create_task(self._publish_loop(client), name="publisher")
+            try:
+                listener = asyncio.ensure_future(self._listen(client))
+                await first_of(listener, publisher)
+                for task in (listener, publisher):
+                    if task.done() and task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+            finally:
+                publisher.cancel()
+                listener.cancel()
+                await asyncio.gather(publisher, listener, return_exceptions=True)
+
+    async def _publish_loop(self, client: aiomqtt.Client) -> None:
+        while True:
+            self.outbox.wake.clear()
+            batch = self.outbox.take()
+            for i, message in enumerate(batch):
+                try:
+                    await client.publish(
+                        message.topic, message.payload, qos=message.qos, retain=message.retain
+                    )
+                except aiomqtt.MqttError:
+                    self.outbox.put_back(batch[i:])
+                    raise
+            if not batch:
+                await self.outbox.wake.wait()
+
+    async def _listen(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            topic = message.topic.value
+            payload = (
+                message.payload
+                if isinstance(message.payload, bytes)
+                else str(message.payload).encode()
+            )
+            if self.discovery_prefix is not None and topic == f"{self.discovery_prefix}/status":
+                if payload.strip().lower() == ONLINE.encode():
+                    # Home Assistant restarted: it has forgotten the devices; tell it again.
+                    for each in self.hosts.values():
+                        each.publish_discovery()
+                continue
+            parts = split_device_topic(topic, self.topics.prefix)
+            if parts is None or parts[2] != "set":
+                continue
+            host = self.hosts.get(parts[1])
+            if host is None:
+                self.outbox.send(
+                    self.topics.error,
+                    payloads.dumps(
+                        payloads.error_payload(
+                            f"gateway {self.topics.gateway} has no device {parts[1]!r} "
+                            f"(it has: {', '.join(self.hosts)})",
+                            topic=topic,
+                            payload=payload,
+                        )
+                    ),
+                )
+                continue
+            try:
+                host.take(payload, retained=bool(message.retain))
+            except Exception:
+                _log.exception("%s: could not handle a command", topic)
+
+    async def _goodbye(self) -> None:
+        """Devices offline, discovery removed if asked, the gateway offline; then disconnect."""
+        for host in self.hosts.values():
+            host.outbox.retain(host.topics.availability, OFFLINE.encode())
+            host.publish_state()
+            if self.remove_discovery:
+                host.remove_discovery()
+        self.outbox.retain(self.topics.status, OFFLINE.encode())
+        client = self._client()
+        try:
+            async with asyncio.timeout(GOODBYE_TIMEOUT_S), client:
+                for message in self.outbox.take():
+                    if message.retain:
+                        await client.publish(message.topic, message.payload, qos=1, retain=True)
+        except (aiomqtt.MqttError, TimeoutError) as exc:
+            _log.warning("broker: could not say goodbye: %s", broker_error(self.broker, exc))
+
+
+async def check_broker(broker: Broker) -> None:
+    """Connect once, to turn a wrong host, port, login or certificate into a one-line error at
+    start-up (later losses are retried forever)."""
+    import aiomqtt
+
+    try:
+        async with broker.client(f"massagectl-check-{uuid.uuid4().hex[:8]}", timeout=5.0):
+            pass
+    except aiomqtt.MqttError as exc:
+        raise LinkError(broker_error(broker, exc)) from None

@@ -1,0 +1,72 @@
+"""What the gateway has to say, kept while the broker is away.
+
+Retained topics (availability, info, state, discovery) keep only their newest payload, and all
+of them are published again after every reconnect, so that a broker that restarted empty learns
+everything back. Other messages (events, replies, errors) wait in a bounded queue: after a long
+outage the oldest are dropped rather than the gateway's memory growing without end.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Final
+
+from ..clock import Signal
+
+#: Events, replies and errors kept while the broker is away.
+MAX_QUEUED: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One publication."""
+
+    topic: str
+    payload: bytes
+    retain: bool = False
+    qos: int = 1
+
+
+@dataclass
+class Outbox:
+    """Publications waiting for the broker; the gateway's publisher drains it."""
+
+    retained: dict[str, bytes] = field(default_factory=dict)
+    _dirty: dict[str, None] = field(default_factory=dict)
+    _queue: deque[Message] = field(default_factory=lambda: deque(maxlen=MAX_QUEUED))
+    wake: Signal = field(default_factory=Signal)
+
+    def retain(self, topic: str, payload: bytes) -> None:
+        """Set a retained topic (an empty payload clears it on the broker)."""
+        if self.retained.get(topic) == payload and topic not in self._dirty:
+            return
+        self.retained[topic] = payload
+        self._dirty[topic] = None
+        self.wake.set()
+
+    def send(self, topic: str, payload: bytes) -> None:
+        """Queue a message that is not retained."""
+        self._queue.append(Message(topic, payload))
+        self.wake.set()
+
+    def all_again(self) -> None:
+        """Mark every retained topic to be published again (after a reconnect)."""
+        for topic in self.retained:
+            self._dirty[topic] = None
+        self.wake.set()
+
+    def take(self) -> list[Message]:
+        """Everything to publish now, retained topics first."""
+        out = [Message(t, self.retained[t], retain=True) for t in self._dirty]
+        self._dirty.clear()
+        out.extend(self._queue)
+        self._queue.clear()
+        return out
+
+    def put_back(self, messages: list[Message]) -> None:
+        """Return what could not be published (the broker went away mid-way)."""
+        for message in messages:
+            if message.retain:
+                self._dirty[message.topic] = None
+        self._queue.extendleft(reversed([m for m in messages if not m.retain]))
