@@ -152,10 +152,11 @@ def _host_port(text: str, hostport: str) -> tuple[str, int]:
 def _parse_mqtt(text: str) -> DeviceAddress:
     scheme, _, rest = text.partition("://")
     parts = rest.split("/")
-    # Shown in messages and device names: never the password.
+    # Shown in messages and device names: the text as typed, but never the password.
     credentials, at, hostport = parts[0].rpartition("@")
     user = credentials.partition(":")[0]
-    shown = f"{scheme}://{user}{at}{hostport}/{'/'.join(parts[1:])}"
+    path = rest[len(parts[0]) :]
+    shown = f"{scheme}://{user}{at}{hostport}{path}"
     if len(parts) != 3 or not all(parts) or not hostport:
         raise AddressError(
             f"device address {shown!r}: expected mqtt://BROKER[:PORT]/GATEWAY/DEVICE"

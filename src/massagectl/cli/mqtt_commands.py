@@ -8,6 +8,7 @@ import logging
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -150,23 +151,31 @@ async def fleet_command(*, broker: Broker, prefix: str, wait: str, as_json: bool
         if not gateway.devices:
             table.add_row(gw_name, "-", "online" if gateway.online else "offline", *[""] * 7)
         for device in sorted_devices(gateway):
-            state = device.state
             online = gateway.online and device.available
             profile = device.info.get("profile", {})
-            run = state.get("run") or {}
-            program = run.get("program") or state.get("device_program") or ""
-            temp = state.get("temperature_c")
-            battery = state.get("battery")
             table.add_row(
                 gw_name + ("" if gateway.online else " (offline)"),
                 device.name,
                 "online" if online else "offline",
                 profile.get("name", "") if isinstance(profile, dict) else "",
-                f"{state.get('speed', 0):g}%" if state else "",
-                str(state.get("heat", "")),
-                str(program),
-                f"{temp:.1f} °C" if isinstance(temp, (int, float)) else "",
-                f"{battery}%" if isinstance(battery, int) else "",
-                ", ".join(state.get("faults", [])),
+                # What an offline device last did is not what it does now (a dead gateway's
+                # devices stop by their watchdogs): its state is not shown as if it were.
+                *(_state_cells(device.state) if online else ["-"] * 6),
             )
     Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+def _state_cells(state: dict[str, Any]) -> list[str]:
+    """Speed, heat, program, temperature, battery and faults of a state document."""
+    run = state.get("run") or {}
+    program = run.get("program") or state.get("device_program") or ""
+    temp = state.get("temperature_c")
+    battery = state.get("battery")
+    return [
+        f"{state.get('speed', 0):g}%" if state else "",
+        str(state.get("heat", "")),
+        str(program),
+        f"{temp:.1f} °C" if isinstance(temp, (int, float)) else "",
+        f"{battery}%" if isinstance(battery, int) else "",
+        ", ".join(state.get("faults", [])),
+    ]

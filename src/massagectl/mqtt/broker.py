@@ -3,6 +3,7 @@ TLS), turned into an aiomqtt client."""
 
 from __future__ import annotations
 
+import logging
 import os
 import ssl
 from dataclasses import dataclass, field
@@ -21,6 +22,21 @@ if TYPE_CHECKING:
 PASSWORD_ENV = "MASSAGECTL_MQTT_PASSWORD"
 #: CA files (separated like PATH) for ``mqtt://`` device addresses, which have no options.
 CA_ENV = "MASSAGECTL_MQTT_CA"
+
+
+class _PahoOnlyWhenDebugging(logging.Filter):
+    """paho's own log lines ("failed to receive on socket: ...") say again, in its words, what
+    the one-line error or warning of massagectl says: they show only with ``-vv``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.funcName != "_easy_log":  # aiomqtt's own warnings stay
+            return True
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+#: The logger aiomqtt (and paho through it) writes to.
+CLIENT_LOG = logging.getLogger("massagectl.mqtt.client")
+CLIENT_LOG.addFilter(_PahoOnlyWhenDebugging())
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +67,7 @@ class Broker:
         will: aiomqtt.Will | None = None,
         keepalive: int = 10,
         timeout: float = 5.0,
+        protocol: aiomqtt.ProtocolVersion | None = None,
     ) -> aiomqtt.Client:
         """An aiomqtt client for this broker (not connected yet: use it with ``async with``)."""
         import aiomqtt
@@ -65,6 +82,8 @@ class Broker:
             keepalive=keepalive,
             timeout=timeout,
             tls_context=self.ssl_context() if self.tls else None,
+            protocol=protocol,
+            logger=CLIENT_LOG,
         )
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -130,6 +149,12 @@ def broker_error(broker: Broker, exc: BaseException) -> str:
         return f"{broker}: the broker refused the login ({text})"
     if "certificate" in lowered or "ssl" in lowered:
         return f"{broker}: TLS failed ({text})"
+    if "timed out" in lowered and not broker.tls:
+        # What a plain connection to a TLS-only port looks like: the broker drops it unanswered.
+        return (
+            f"{broker}: no answer from the broker ({text}); if it speaks TLS on this port, use "
+            "mqtts:// or --tls-ca"
+        )
     return f"{broker}: {text}"
 
 

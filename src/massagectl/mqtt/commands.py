@@ -8,9 +8,18 @@ problem (sent to the error topic); the device is not touched.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 #: Larger than any sensible inline program, small enough that a hostile payload costs nothing.
 MAX_PAYLOAD_BYTES: Final = 64 * 1024
@@ -28,6 +37,17 @@ class CommandError(ValueError):
         super().__init__(message)
         #: The command's ``id`` when it could be read, so that the sender hears back.
         self.request_id = request_id
+
+
+#: Fields that take numbers (or names) but never true or false, and what they take instead.
+_NOT_BOOLEAN: Final[dict[str, str]] = {
+    "id": "a string or a whole number",
+    "speed": "a percentage from 0 to 100",
+    "speed_level": "a level from 0",
+    "heat": "off, low, medium, high or a level",
+    "device_program": "a program name or number",
+    "intensity": "a percentage from 0 to 150",
+}
 
 
 class SetCommand(BaseModel):
@@ -62,6 +82,15 @@ class SetCommand(BaseModel):
     control: Control | None = None
     #: The running program's intensity, percent (0 to 150).
     intensity: Annotated[float, Field(ge=0, le=150)] | None = None
+
+    @field_validator(*_NOT_BOOLEAN, mode="before")
+    @classmethod
+    def _no_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        # JSON true and false are numbers to pydantic (1 and 0): {"heat": true} would heat at
+        # level 1, {"speed": true} run at 1 %. A sender that means something else is told.
+        if isinstance(value, bool):
+            raise ValueError(f"must be {_NOT_BOOLEAN[str(info.field_name)]}, not true or false")
+        return value
 
     @model_validator(mode="after")
     def _one_intent(self) -> SetCommand:
@@ -140,10 +169,17 @@ _EITHER: Final[dict[str, str]] = {
 }
 
 
+#: A field name shown as it is; anything else (an unknown field named by the sender) is quoted
+#: and cut short, so that the message stays one short line.
+_PLAIN_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+
+
 def _one_line(exc: ValidationError) -> str:
     first = exc.errors()[0]
     loc = first["loc"]
     field = str(loc[0]) if loc else ""
+    if field and not _PLAIN_NAME.fullmatch(field):
+        field = json.dumps(field if len(field) <= 32 else f"{field[:32]}...")
     value = first.get("input")
     if first["type"] == "extra_forbidden":
         return f"{field}: unknown field"

@@ -170,12 +170,14 @@ class DeviceHost:
         doc["owner"] = self.owner
         self.outbox.retain(self.topics.state, payloads.dumps(doc))
 
-    def publish_discovery(self) -> None:
-        """Publish the Home Assistant discovery document (retained), if discovery is on."""
+    def publish_discovery(self, *, again: bool = False) -> None:
+        """Publish the Home Assistant discovery document (retained), if discovery is on;
+        ``again``: even if it is unchanged (Home Assistant restarted and asks for it)."""
         if self.discovery_prefix is None or self.info_doc is None:
             return
         topic = discovery_topic(self.topics.gateway, self.name, self.discovery_prefix)
-        self.outbox.retain(topic, payloads.dumps(discovery_config(self.info_doc, self.topics)))
+        config = payloads.dumps(discovery_config(self.info_doc, self.topics))
+        self.outbox.retain(topic, config, again=again)
 
     def remove_discovery(self) -> None:
         """Take the device out of Home Assistant (an empty retained discovery document)."""
@@ -252,6 +254,11 @@ class DeviceHost:
             kind = "usage" if isinstance(exc, UsageError) else "device"
             self._refuse(command, str(exc), kind)
             return
+        except TimeoutError:
+            # A device that does not confirm in time must not end this worker: later commands
+            # (a second stop among them) still need carrying out.
+            self._refuse(command, f"{self.name}: the device did not confirm in time", "device")
+            return
         if command.id is not None:
             state = json.loads(self.outbox.retained.get(self.topics.state, b"null") or b"null")
             self.outbox.send(
@@ -274,10 +281,12 @@ class DeviceHost:
         await self._end_run()
         if c.device_program is not None:
             await m.run_program(self._program_index(m, c.device_program))
-        if c.power == "OFF":
+        # The schema takes "on" and "off" in either case (a bare word typed at mosquitto_pub).
+        power = c.power.upper() if c.power is not None else None
+        if power == "OFF":
             # The fan's off: the motor (and a device program) stop; the heat is its own control.
             await m.set_speed_level(0)
-        elif c.power == "ON":
+        elif power == "ON":
             await m.set_speed_level(self._last_speed_level or 1)
         elif c.speed is not None:
             await m.set_speed(c.speed / 100)
@@ -285,7 +294,9 @@ class DeviceHost:
             await m.set_speed_level(c.speed_level)
         if c.heat is not None:
             await m.set_heat(payloads.heat_value(c.heat))
-        if m.state.speed > 0:
+        if (c.speed is not None or c.speed_level is not None) and m.state.speed > 0:
+            # What ON comes back to: a speed the person set, not whatever level a device
+            # program happened to be at.
             self._last_speed_level = m.state.speed
         self.owner = c.client if m.state.active else None
         self.publish_state()
@@ -343,8 +354,9 @@ class DeviceHost:
                 self.publish_state()
 
     def _on_run_event(self, event: Event) -> None:
-        if event.kind == "sent":
-            return  # the state says it
+        if event.kind in ("sent", "finished", "stopped"):
+            # The state says what was sent; how the run ended is told once, by _run.
+            return
         extra: dict[str, Any] = {"program": self._program.name if self._program else None}
         if event.segment is not None:
             extra["step"] = event.segment.label

@@ -114,21 +114,43 @@ async def read_fleet(broker: Broker, *, prefix: str = DEFAULT_PREFIX, wait_s: fl
             await client.subscribe(f"{prefix}/+/status", qos=1)
             for leaf in ("availability", "info", "state"):
                 await client.subscribe(f"{prefix}/+/+/{leaf}", qos=1)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait_s):
-                    messages = aiomqtt_messages(client)
-                    while True:
-                        try:
-                            async with asyncio.timeout(QUIET_S):
-                                topic, payload = await anext(messages)
-                        except TimeoutError:
-                            if fleet.gateways:
-                                break
-                            continue
-                        fleet.take(topic, payload)
+            # A task reads the messages into a queue: the quiet timeout below then cancels only a
+            # wait on the queue, never the message iterator (which a cancellation would end).
+            received: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+            reader = asyncio.create_task(_pump(client, received), name="fleet reader")
+            try:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait_s):
+                        await _collect(fleet, received, reader)
+            finally:
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
+            lost = None if reader.cancelled() else reader.exception()
+            if lost is not None:
+                raise lost  # the broker went away while we listened
     except aiomqtt.MqttError as exc:
         raise LinkError(broker_error(broker, exc)) from None
     return fleet
+
+
+async def _pump(client: aiomqtt.Client, into: asyncio.Queue[tuple[str, bytes]]) -> None:
+    async for topic, payload in aiomqtt_messages(client):
+        into.put_nowait((topic, payload))
+
+
+async def _collect(
+    fleet: Fleet, received: asyncio.Queue[tuple[str, bytes]], reader: asyncio.Task[None]
+) -> None:
+    """Take messages until a quiet spell after some gateway was heard of (or the reader ends)."""
+    while True:
+        try:
+            async with asyncio.timeout(QUIET_S):
+                topic, payload = await received.get()
+        except TimeoutError:
+            if fleet.gateways or reader.done():
+                return
+            continue
+        fleet.take(topic, payload)
 
 
 async def aiomqtt_messages(client: aiomqtt.Client) -> AsyncIterator[tuple[str, bytes]]:

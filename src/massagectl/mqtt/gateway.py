@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import aiomqtt
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from .. import __version__
 from ..address import DeviceAddress
@@ -133,16 +134,23 @@ class Gateway:
 
     def _client(self) -> aiomqtt.Client:
         will = aiomqtt.Will(self.topics.status, OFFLINE.encode(), qos=1, retain=True)
-        return self.broker.client(f"massagectl-{self.topics.gateway}", will=will)
+        return self.broker.client(
+            f"massagectl-{self.topics.gateway}", will=will, protocol=aiomqtt.ProtocolVersion.V5
+        )
 
     async def _session(self) -> None:
         """One broker connection: subscribe, publish everything retained again, serve."""
         client = self._client()
         async with client:
             self.outbox.all_again()
-            await client.subscribe(self.topics.all_set, qos=1)
+            # MQTT 5's retain-as-published: a command published with the retain flag while
+            # the gateway listens still shows the flag, and is refused like any other.
+            await client.subscribe(
+                self.topics.all_set, options=SubscribeOptions(qos=1, retainAsPublished=True)
+            )
             if self.discovery_prefix is not None:
                 await client.subscribe(f"{self.discovery_prefix}/status", qos=1)
+            _raise_if_cancelled()
             self.connected.set()
             self.broker_error = ""
             _log.info("broker: connected to %s as gateway %s", self.broker, self.topics.gateway)
@@ -170,6 +178,9 @@ class Gateway:
                 except aiomqtt.MqttError:
                     self.outbox.put_back(batch[i:])
                     raise
+                if _cancel_was_swallowed():
+                    self.outbox.put_back(batch[i + 1 :])
+                    raise asyncio.CancelledError
             if not batch:
                 await self.outbox.wake.wait()
 
@@ -183,9 +194,10 @@ class Gateway:
             )
             if self.discovery_prefix is not None and topic == f"{self.discovery_prefix}/status":
                 if payload.strip().lower() == ONLINE.encode():
-                    # Home Assistant restarted: it has forgotten the devices; tell it again.
+                    # Home Assistant restarted: it has forgotten the devices; tell it again
+                    # (the same documents as before, so they must be sent again regardless).
                     for each in self.hosts.values():
-                        each.publish_discovery()
+                        each.publish_discovery(again=True)
                 continue
             parts = split_device_topic(topic, self.topics.prefix)
             if parts is None or parts[2] != "set":
@@ -225,6 +237,22 @@ class Gateway:
                         await client.publish(message.topic, message.payload, qos=1, retain=True)
         except (aiomqtt.MqttError, TimeoutError) as exc:
             _log.warning("broker: could not say goodbye: %s", broker_error(self.broker, exc))
+
+
+def _cancel_was_swallowed() -> bool:
+    """Whether this task was cancelled but carries on: on Python 3.11, ``asyncio.wait_for``
+    (which aiomqtt awaits every acknowledgement with) drops a cancel that arrives just as the
+    acknowledgement does. The task still counts the request; without this check the publisher
+    would wait for work for ever, and the gateway's shutdown (which stops the devices) with it.
+    """
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _raise_if_cancelled() -> None:
+    """Raise the cancel :func:`_cancel_was_swallowed` finds."""
+    if _cancel_was_swallowed():
+        raise asyncio.CancelledError
 
 
 async def check_broker(broker: Broker) -> None:

@@ -37,9 +37,11 @@ class Outbox:
     _queue: deque[Message] = field(default_factory=lambda: deque(maxlen=MAX_QUEUED))
     wake: Signal = field(default_factory=Signal)
 
-    def retain(self, topic: str, payload: bytes) -> None:
-        """Set a retained topic (an empty payload clears it on the broker)."""
-        if self.retained.get(topic) == payload and topic not in self._dirty:
+    def retain(self, topic: str, payload: bytes, *, again: bool = False) -> None:
+        """Set a retained topic (an empty payload clears it on the broker). An unchanged
+        payload is not published again, unless ``again`` (for a subscriber that has forgotten
+        it, such as Home Assistant after a restart)."""
+        if self.retained.get(topic) == payload and topic not in self._dirty and not again:
             return
         self.retained[topic] = payload
         self._dirty[topic] = None
@@ -66,7 +68,12 @@ class Outbox:
 
     def put_back(self, messages: list[Message]) -> None:
         """Return what could not be published (the broker went away mid-way)."""
-        for message in messages:
-            if message.retain:
-                self._dirty[message.topic] = None
-        self._queue.extendleft(reversed([m for m in messages if not m.retain]))
+        # Ahead of what was set or queued since, in their order (a retained topic set again
+        # meanwhile goes out once, with its newest payload). When that is more than the queue
+        # holds, the oldest go: extendleft on a full deque would push out the newest instead.
+        retained = dict.fromkeys(m.topic for m in messages if m.retain)
+        self._dirty = {**retained, **self._dirty}
+        unsent = [m for m in messages if not m.retain]
+        self._queue = deque([*unsent, *self._queue], maxlen=self._queue.maxlen)
+        if messages:
+            self.wake.set()

@@ -171,8 +171,13 @@ def error_payload(
 
 
 def dumps(doc: dict[str, Any]) -> bytes:
-    """Compact JSON bytes."""
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact JSON bytes (UTF-8; escaped ASCII if some text cannot be UTF-8, such as half a
+    surrogate pair echoed back from a payload: the answer must go out whatever it holds)."""
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(doc, separators=(",", ":")).encode()
 
 
 def _number_or_none(value: Any) -> float | None:

@@ -61,11 +61,15 @@ class MqttTransport(Transport):
         self._gateway_online: bool | None = None
         self._device_online: bool | None = None
         self._seen = asyncio.Event()
+        #: True from a successful connect until the link is lost: open() then has work to do.
+        self._fresh = False
 
     async def open(self) -> None:
         """Connect to the broker and read the device's info, state and availability."""
-        if self._client is not None and not self.is_lost:
+        if self._client is not None and self._fresh:
             return  # opened early by connect(), which needs the profile first
+        if self._client is not None:
+            await self._drop_client()  # a reconnect: the old connection is gone or going
         will = aiomqtt.Will(
             self.topics.set,
             payloads.dumps({"stop": True, "if_owner": self.client_id, "client": self.client_id}),
@@ -75,10 +79,12 @@ class MqttTransport(Transport):
         try:
             await client.__aenter__()
         except aiomqtt.MqttError as exc:
-            raise LinkError(f"{self.description}: {broker_error(self.broker, exc)}") from None
+            raise LinkError(f"{self.description}: {self._broker_error(exc)}") from None
         self._client = client
+        self._fresh = True
         self._gateway_online = self._device_online = None
         self.info = None
+        self.state = None
         self._seen.clear()
         try:
             for topic in (
@@ -106,6 +112,10 @@ class MqttTransport(Transport):
             await self.close()
             raise
 
+    def _broker_error(self, exc: BaseException) -> str:
+        """Why the broker failed us, without naming the broker again (the address names it)."""
+        return broker_error(self.broker, exc).removeprefix(f"{self.broker}: ")
+
     def _missing(self) -> str:
         gw, dev = self.address.gateway, self.address.device
         if self._gateway_online is None:
@@ -115,14 +125,16 @@ class MqttTransport(Transport):
             )
         if self._gateway_online is False:
             return f"{self.description}: gateway {gw} is offline"
-        return f"{self.description}: gateway {gw} has no device {dev!r}"
+        if self._device_online is None:
+            return f"{self.description}: gateway {gw} has no device {dev!r}"
+        return f"{self.description}: gateway {gw} published no info or state for {dev}"
 
     async def _read(self, client: aiomqtt.Client) -> None:
         try:
             async for message in client.messages:
                 self._on_message(message.topic.value, _bytes(message.payload))
         except aiomqtt.MqttError as exc:
-            self._mark_lost(f"broker connection lost: {broker_error(self.broker, exc)}")
+            self._mark_lost(f"broker connection lost: {self._broker_error(exc)}")
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         if topic == self.topics.gateway_status:
@@ -141,13 +153,24 @@ class MqttTransport(Transport):
                 with contextlib.suppress(ValueError, TypeError, AttributeError):
                     self.state = payloads.state_from_payload(json.loads(payload))
             self._deliver(leaf.encode() + _SEP + payload)
-        if (
-            not self._seen.is_set()
-            and self.info is not None
-            and self._gateway_online is not None
-            and self._device_online is not None
-        ):
+        if not self._seen.is_set() and self._all_known():
             self._seen.set()
+
+    def _all_known(self) -> bool:
+        """Whether the retained topics say enough to go on (or to give up at once).
+
+        A device that is online must have its ``state`` too, not only its ``info``: a client
+        that went on without it would report the device at rest (``status``) whatever it does.
+        """
+        if self._gateway_online is None:
+            return False
+        if not self._gateway_online:
+            return True  # gateway offline: nothing more to wait for
+        if self._device_online is None:
+            return False
+        if not self._device_online:
+            return True  # no link to the device now
+        return self.info is not None and self.state is not None
 
     def _read_info(self, payload: bytes) -> None:
         if not payload:
@@ -166,11 +189,20 @@ class MqttTransport(Transport):
         try:
             await client.publish(self.topics.set, data, qos=1)
         except aiomqtt.MqttError as exc:
-            self._mark_lost(f"broker connection lost: {broker_error(self.broker, exc)}")
-            raise LinkLost(f"{self.description}: {broker_error(self.broker, exc)}") from None
+            self._mark_lost(f"broker connection lost: {self._broker_error(exc)}")
+            raise LinkLost(f"{self.description}: {self._broker_error(exc)}") from None
+
+    def _mark_lost(self, reason: str) -> None:
+        self._fresh = False
+        super()._mark_lost(reason)
 
     async def close(self) -> None:
         """Disconnect cleanly (no last will)."""
+        await self._drop_client()
+        self._mark_lost("closed")
+
+    async def _drop_client(self) -> None:
+        self._fresh = False
         reader, self._reader = self._reader, None
         client, self._client = self._client, None
         if reader is not None:
@@ -180,7 +212,6 @@ class MqttTransport(Transport):
         if client is not None:
             with contextlib.suppress(aiomqtt.MqttError, Exception):
                 await client.__aexit__(None, None, None)
-        self._mark_lost("closed")
 
 
 @dataclass
