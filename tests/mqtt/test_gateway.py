@@ -13,11 +13,13 @@ import contextlib
 import json
 import math
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import jinja2
 import pytest
 
+from massagectl.journal.store import Journal
 from massagectl.mapping import fraction_to_level
 from massagectl.mqtt.commands import MAX_PAYLOAD_BYTES
 from massagectl.mqtt.discovery import discovery_topic
@@ -910,3 +912,49 @@ async def test_a_real_last_will_stops_what_its_client_started(wand: Rig) -> None
         if phone.returncode is None:
             phone.kill()
         await phone.wait()
+
+
+async def test_programs_run_on_the_gateway_are_in_its_journal(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    journal_file = tmp_path / "journal.sqlite3"
+    program = _program(
+        "journaled",
+        [_step("one", "0.3s", speed="40%"), _step("two", "0.3s", speed="70%")],
+    )
+    async with rig(broker, options={"journal": journal_file}, wand=WAND) as r:
+        since = r.obs.mark()
+        await r.ok("wand", {"run": program})
+        await r.obs.wait_json("massagectl/gw/wand/events", since=since, event="finished", within=5)
+        # A second run, ended early by a stop, is recorded with that outcome.
+        since = r.obs.mark()
+        await r.ok("wand", {"run": "classic-back"})
+        await r.obs.wait_json("massagectl/gw/wand/events", since=since, event="step")
+        await r.ok("wand", {"stop": True})
+        await r.obs.wait_json("massagectl/gw/wand/events", since=since, event="stopped")
+    journal = Journal(journal_file)
+    try:
+        runs = journal.runs()
+        assert [(run.program, run.outcome) for run in runs] == [
+            ("classic-back", "stopped"),
+            ("journaled", "finished"),
+        ]
+        assert runs[1].source.startswith("inline, from massagectl/gw/wand/set")
+        assert runs[0].source == "preset"
+        steps = [e.step for e in journal.events(runs[1].id) if e.kind == "step"]
+        assert steps == [1, 2]
+    finally:
+        journal.close()
+
+
+async def test_a_journal_that_cannot_be_opened_refuses_the_run(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    journal_file = tmp_path / "not-a-folder" / "journal.sqlite3"
+    async with rig(broker, options={"journal": journal_file}, wand=WAND) as r:
+        reply = await r.ask("wand", {"run": "classic-back"})
+        assert reply["ok"] is False
+        assert "journal" in reply["error"]
+        assert r.run.sim("wand").state.speed == 0
+        await r.ok("wand", {"speed_level": 2})

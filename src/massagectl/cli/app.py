@@ -344,8 +344,13 @@ def bridge(
     poll: Annotated[
         str, typer.Option("--poll", help="How often to read each device's state (temperature).")
     ] = "5s",
+    journal: JournalOption = None,
+    no_journal: Annotated[
+        bool, typer.Option("--no-journal", help="Do not record programs run on this gateway.")
+    ] = False,
 ) -> None:
     """Put this machine's devices on an MQTT broker (remote control, Home Assistant)."""
+    from ..journal.paths import journal_path
     from .mqtt_commands import bridge_command, broker_from_options
 
     async def main() -> None:
@@ -358,6 +363,7 @@ def bridge(
             discovery_prefix=discovery_prefix,
             remove_discovery=remove_discovery,
             poll=poll,
+            journal=None if no_journal else journal_path(journal),
         )
 
     _guard(runner.run(main()))

@@ -392,7 +392,9 @@ class LiveView:
 def _link_event(event: Event) -> None:
     """Tell the person about a dropped or recovered link on stderr."""
     if event.kind == "lost":
-        print(f"massagectl: warning: {event.device}: {event.message}", file=sys.stderr, flush=True)
+        # The reason usually names the device already (it comes from its link).
+        reason = event.message.removeprefix(f"{event.device}: ")
+        print(f"massagectl: warning: {event.device}: {reason}", file=sys.stderr, flush=True)
     else:
         print(f"massagectl: {event.device}: reconnected", file=sys.stderr, flush=True)
 

@@ -60,6 +60,7 @@ async def bridge_command(
     discovery_prefix: str,
     remove_discovery: bool,
     poll: str,
+    journal: Path | None = None,
 ) -> None:
     """Run the gateway until a signal stops it (every device is stopped on the way out)."""
     from ..mqtt.gateway import Gateway, GatewayDevice, check_broker
@@ -79,6 +80,7 @@ async def bridge_command(
         discovery_prefix=discovery_prefix if discovery else None,
         remove_discovery=remove_discovery,
         poll_s=poll_s,
+        journal=journal,
     )
     try:
         await check_broker(broker)

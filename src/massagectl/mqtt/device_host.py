@@ -14,12 +14,14 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final
 
 from ..address import DeviceAddress
 from ..connection import connect
 from ..device import DeviceState, Massager
 from ..errors import DeviceError, LinkLost, MassagectlError, ProgramError, UsageError
+from ..journal.session import JournalSession
 from ..programs.loader import all_programs, load_program_text
 from ..programs.model import Program
 from ..programs.scheduler import Event, Scheduler
@@ -54,6 +56,7 @@ class DeviceHost:
         version: str,
         discovery_prefix: str | None = None,
         poll_s: float = POLL_S,
+        journal: Path | None = None,
         connector: Callable[[DeviceAddress], contextlib.AbstractAsyncContextManager[Massager]]
         | None = None,
     ) -> None:
@@ -64,6 +67,8 @@ class DeviceHost:
         self.version = version
         self.discovery_prefix = discovery_prefix
         self.poll_s = poll_s
+        #: The session journal that records programs run here (None: not recorded).
+        self.journal = journal
         self._connect = connector or (lambda addr: connect(addr))
         self.massager: Massager | None = None
         #: Set while the device is connected and taking commands.
@@ -320,9 +325,21 @@ class DeviceHost:
         if program is None:
             return
         scheduler = Scheduler(program, [m], on_event=self._on_run_event)
+        # Recorded like a run from the command line; a journal that cannot take it refuses the
+        # run before anything is sent.
+        session = JournalSession(self.journal)
+        session.__enter__()
+        try:
+            source = "preset" if isinstance(c.run, str) else f"inline, from {self.topics.set}"
+            session.start(scheduler, [m], source=source, speedup=None)
+        except BaseException:
+            session.__exit__(None, None, None)
+            raise
         self._scheduler, self._program = scheduler, program
         self.owner = c.client
-        self._run_task = asyncio.create_task(self._run(scheduler, program), name=f"{self.name} run")
+        self._run_task = asyncio.create_task(
+            self._run(scheduler, program, session), name=f"{self.name} run"
+        )
         self._event("started", f"program {program.name}", program=program.name)
         self.publish_state()
 
@@ -339,13 +356,20 @@ class DeviceHost:
             known = ", ".join(sorted(self._presets))
             raise ProgramError(f"unknown program {run!r}; the presets are: {known}") from None
 
-    async def _run(self, scheduler: Scheduler, program: Program) -> None:
+    async def _run(self, scheduler: Scheduler, program: Program, session: JournalSession) -> None:
+        error: BaseException | None = None
         try:
             outcome = await scheduler.run()
+            session.result = outcome
             self._event(outcome, f"program {program.name} {outcome}", program=program.name)
         except MassagectlError as exc:
+            error = exc
             self._event("error", str(exc), program=program.name)
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
+            session.__exit__(type(error) if error else None, error, None)
             if self._scheduler is scheduler:
                 self._scheduler, self._program, self._run_task = None, None, None
                 m = self.massager

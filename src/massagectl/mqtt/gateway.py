@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import aiomqtt
@@ -66,6 +67,7 @@ class Gateway:
         discovery_prefix: str | None = DEFAULT_DISCOVERY_PREFIX,
         remove_discovery: bool = False,
         poll_s: float = 5.0,
+        journal: Path | None = None,
     ) -> None:
         check_id(gateway_id, "gateway id")
         names = [check_id(d.name, "device name") for d in devices]
@@ -88,6 +90,7 @@ class Gateway:
                 version=__version__,
                 discovery_prefix=discovery_prefix,
                 poll_s=poll_s,
+                journal=journal,
             )
             for d in devices
         }

@@ -395,7 +395,9 @@ class Scheduler:
         reasons = "; ".join(str(t.massager.lost_reason or "link lost") for t in lost)
         self._emit("lost", device=names, message=reasons)
         if self.on_disconnect == "stop":
-            raise LinkLost(f"link lost mid-program: {reasons}; the other devices were stopped")
+            others = len(self._tracks) - len(lost)
+            tail = f"; the other {_plural(others, 'device')} stopped" if others else ""
+            raise LinkLost(f"link lost mid-program: {reasons}{tail}")
         was_paused = self._paused
         self.pause()
         self._rest_needed = False
@@ -583,6 +585,10 @@ def _levels_of(m: Massager) -> Levels:
 
 def _next(changes: Iterator[Change] | None) -> Change | None:
     return None if changes is None else next(changes, None)
+
+
+def _plural(n: int, what: str) -> str:
+    return f"{what} was" if n == 1 else f"{n} {what}s were"
 
 
 def _clamp_intensity(value: float) -> float:
