@@ -401,3 +401,27 @@ def test_any_json_object_as_text_with_noise_around_it(doc: dict[str, Any]) -> No
     except UnicodeEncodeError:
         payload = text.encode("utf-8", "surrogatepass")  # invalid UTF-8: refused as such
     _check_outcome(payload)
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (
+            {"run": "classic-back", "control": "pause"},
+            "run starts a program; send control on its own afterwards",
+        ),
+        (
+            {"power": "ON", "device_program": "Knead"},
+            "a device program sets its own speed: give power or device_program",
+        ),
+    ],
+)
+def test_combinations_that_would_undo_themselves_are_refused(
+    doc: dict[str, Any], message: str
+) -> None:
+    assert str(refusal(doc)) == message
+
+
+def test_a_program_may_start_at_an_intensity() -> None:
+    command = parse_command(b'{"run": "classic-back", "intensity": 60}')
+    assert (command.run, command.intensity) == ("classic-back", 60)

@@ -109,13 +109,18 @@ def ha_percentage_to_level(percentage: int, levels: int) -> int:
 
 def test_discovery_topic_is_device_based_and_a_valid_discovery_topic() -> None:
     topic = discovery_topic(GATEWAY, "wand")
-    assert topic == "homeassistant/device/massagectl_living-room_wand/config"
+    assert topic == "homeassistant/device/massagectl_living-room/wand/config"
     assert (
-        discovery_topic("gw", "pad", discovery_prefix="ha") == "ha/device/massagectl_gw_pad/config"
+        discovery_topic("gw", "pad", discovery_prefix="ha") == "ha/device/massagectl_gw/pad/config"
     )
-    # Home Assistant drops a config whose node id holds anything but these characters.
-    node = topic.split("/")[2]
+    # <prefix>/device/<node id>/<object id>/config; Home Assistant drops a config whose node or
+    # object id holds anything but these characters.
+    _prefix, component, node, object_id, leaf = topic.split("/")
+    assert (component, leaf) == ("device", "config")
     assert re.fullmatch(r"[a-zA-Z0-9_-]+", node)
+    assert re.fullmatch(r"[a-zA-Z0-9_-]+", object_id)
+    # Gateway and device are separate levels: "a_b"/"c" and "a"/"b_c" cannot collide.
+    assert discovery_topic("a_b", "c") != discovery_topic("a", "b_c")
 
 
 def test_removal_is_an_empty_payload() -> None:

@@ -101,7 +101,7 @@ async def test_discovery_is_retained_with_the_components_each_device_calls_for(
 ) -> None:
     async with rig(broker, wand=WAND, gun=GUN, pad=PAD):
         topics = {name: discovery_topic("gw", name) for name in ("wand", "gun", "pad")}
-        assert topics["wand"] == "homeassistant/device/massagectl_gw_wand/config"
+        assert topics["wand"] == "homeassistant/device/massagectl_gw/wand/config"
         # A client that comes later (Home Assistant starting) is given them by the broker.
         seen = await retained_now(broker, "homeassistant/#", expect=list(topics.values()))
         configs = {name: json.loads(seen[topic]) for name, topic in topics.items()}
@@ -958,3 +958,13 @@ async def test_a_journal_that_cannot_be_opened_refuses_the_run(
         assert "journal" in reply["error"]
         assert r.run.sim("wand").state.speed == 0
         await r.ok("wand", {"speed_level": 2})
+
+
+async def test_a_program_started_at_an_intensity_runs_softer(wand: Rig) -> None:
+    program = _program("soft", [_step("one", "2s", speed="100%")])
+    state = await wand.ok("wand", {"run": program, "intensity": 50})
+    assert state["run"]["intensity"] == 50
+    sim = wand.run.sim("wand")
+    await eventually(lambda: sim.state.speed > 0, "the program runs")
+    assert sim.state.speed == 5  # half of the wand's 10 levels
+    await wand.ok("wand", {"stop": True})

@@ -113,7 +113,10 @@ async def _tell_progress(gateway: object) -> None:
             print(f"gateway {gateway.topics.gateway} online at {gateway.broker}", flush=True)
         online = gateway.connected.is_set()
         for name, host in gateway.hosts.items():
-            if host.ready.is_set() and name not in told:
+            # Only once the broker has the device's availability: a client connecting on this
+            # line must find it online.
+            published = gateway.outbox.published.get(host.topics.availability)
+            if host.ready.is_set() and published == b"online" and name not in told:
                 told.add(name)
                 print(f"device {name} online ({host.address})", flush=True)
             elif not host.ready.is_set() and name in told:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,9 @@ class Broker:
             tls_context=self.ssl_context() if self.tls else None,
             protocol=protocol,
             logger=CLIENT_LOG,
+            # Commands are small and each one matters now: no Nagle delay behind an
+            # acknowledgement the other side holds back.
+            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         )
 
     def ssl_context(self) -> ssl.SSLContext:

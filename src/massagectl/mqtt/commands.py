@@ -106,6 +106,10 @@ class SetCommand(BaseModel):
             raise ValueError(f"stop takes no other field (got {', '.join(manual + program)})")
         if manual and program:
             raise ValueError(f"{', '.join(program)} cannot be combined with {', '.join(manual)}")
+        if self.run is not None and self.control is not None:
+            raise ValueError("run starts a program; send control on its own afterwards")
+        if self.power is not None and self.device_program is not None:
+            raise ValueError("a device program sets its own speed: give power or device_program")
         if self.speed is not None and self.speed_level is not None:
             raise ValueError("give speed (percent) or speed_level, not both")
         if self.power is not None and (self.speed is not None or self.speed_level is not None):

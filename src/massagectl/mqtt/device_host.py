@@ -173,7 +173,10 @@ class DeviceHost:
         else:
             doc = payloads.state_payload(m.state, m.info, run=self._run_doc())
         doc["owner"] = self.owner
-        self.outbox.retain(self.topics.state, payloads.dumps(doc))
+        # QoS 0: a newer state replaces it soon anyway, and every reconnect publishes it again;
+        # at QoS 1 each state waited for the broker's acknowledgement, which (with delayed TCP
+        # ACKs) held the command replies queued behind it for tens of milliseconds.
+        self.outbox.retain(self.topics.state, payloads.dumps(doc), qos=0)
 
     def publish_discovery(self, *, again: bool = False) -> None:
         """Publish the Home Assistant discovery document (retained), if discovery is on;
@@ -324,7 +327,8 @@ class DeviceHost:
         await self._end_run()
         if program is None:
             return
-        scheduler = Scheduler(program, [m], on_event=self._on_run_event)
+        intensity = 1.0 if c.intensity is None else c.intensity / 100
+        scheduler = Scheduler(program, [m], intensity=intensity, on_event=self._on_run_event)
         # Recorded like a run from the command line; a journal that cannot take it refuses the
         # run before anything is sent.
         session = JournalSession(self.journal)
@@ -378,8 +382,9 @@ class DeviceHost:
                 self.publish_state()
 
     def _on_run_event(self, event: Event) -> None:
-        if event.kind in ("sent", "finished", "stopped"):
-            # The state says what was sent; how the run ended is told once, by _run.
+        if event.kind in ("sent", "finished", "stopped", "safety"):
+            # The state says what was sent; how the run ended is told once, by _run; safety
+            # cuts come from the device layer already (_on_safety).
             return
         extra: dict[str, Any] = {"program": self._program.name if self._program else None}
         if event.segment is not None:

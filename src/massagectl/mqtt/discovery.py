@@ -32,8 +32,12 @@ def device_id(gateway: str, device: str) -> str:
 def discovery_topic(
     gateway: str, device: str, discovery_prefix: str = DEFAULT_DISCOVERY_PREFIX
 ) -> str:
-    """The device's discovery config topic: ``<prefix>/device/massagectl_<gw>_<dev>/config``."""
-    return f"{discovery_prefix}/device/{device_id(gateway, device)}/config"
+    """The device's discovery config topic: ``<prefix>/device/massagectl_<gw>/<dev>/config``.
+
+    The gateway is Home Assistant's node id (a topic level of its own), so that a broker's ACL
+    can give each gateway ``<prefix>/device/massagectl_<gw>/#`` and nothing of the others.
+    """
+    return f"{discovery_prefix}/device/massagectl_{gateway}/{device}/config"
 
 
 def removal_payload() -> bytes:

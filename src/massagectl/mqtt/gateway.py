@@ -181,6 +181,7 @@ class Gateway:
                 except aiomqtt.MqttError:
                     self.outbox.put_back(batch[i:])
                     raise
+                self.outbox.delivered(message)
                 if _cancel_was_swallowed():
                     self.outbox.put_back(batch[i + 1 :])
                     raise asyncio.CancelledError

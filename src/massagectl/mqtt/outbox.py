@@ -36,13 +36,18 @@ class Outbox:
     _dirty: dict[str, None] = field(default_factory=dict)
     _queue: deque[Message] = field(default_factory=lambda: deque(maxlen=MAX_QUEUED))
     wake: Signal = field(default_factory=Signal)
+    #: QoS of each retained topic (1 unless set otherwise).
+    _qos: dict[str, int] = field(default_factory=dict)
+    #: What the broker has acknowledged last for each retained topic (the publisher says).
+    published: dict[str, bytes] = field(default_factory=dict)
 
-    def retain(self, topic: str, payload: bytes, *, again: bool = False) -> None:
+    def retain(self, topic: str, payload: bytes, *, again: bool = False, qos: int = 1) -> None:
         """Set a retained topic (an empty payload clears it on the broker). An unchanged
         payload is not published again, unless ``again`` (for a subscriber that has forgotten
         it, such as Home Assistant after a restart)."""
         if self.retained.get(topic) == payload and topic not in self._dirty and not again:
             return
+        self._qos[topic] = qos
         self.retained[topic] = payload
         self._dirty[topic] = None
         self.wake.set()
@@ -60,7 +65,9 @@ class Outbox:
 
     def take(self) -> list[Message]:
         """Everything to publish now, retained topics first."""
-        out = [Message(t, self.retained[t], retain=True) for t in self._dirty]
+        out = [
+            Message(t, self.retained[t], retain=True, qos=self._qos.get(t, 1)) for t in self._dirty
+        ]
         self._dirty.clear()
         out.extend(self._queue)
         self._queue.clear()
@@ -77,3 +84,8 @@ class Outbox:
         self._queue = deque([*unsent, *self._queue], maxlen=self._queue.maxlen)
         if messages:
             self.wake.set()
+
+    def delivered(self, message: Message) -> None:
+        """The publisher got ``message`` to the broker."""
+        if message.retain:
+            self.published[message.topic] = message.payload
