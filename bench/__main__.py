@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import scheduler_bench
+from . import mqtt_bench, scheduler_bench
 from .result import Result
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -21,6 +21,8 @@ def entries(quick: bool) -> dict[str, Callable[[], Result]]:
     return {
         "step_lateness_p99": lambda: scheduler_bench.step_lateness(quick),
         "virtual_hour_s": scheduler_bench.virtual_hour,
+        "mqtt_command_p50": lambda: mqtt_bench.command_p50(quick),
+        "mqtt_command_p99": lambda: mqtt_bench.command_p99(quick),
     }
 
 
