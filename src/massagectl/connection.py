@@ -100,9 +100,12 @@ def _sim_via(addr: DeviceAddress, profile: Profile) -> str:
             f"{addr}: profile {profile.name!r} is not reachable over {via} "
             f"(it is over {', '.join(profile.transports)})"
         )
+    if via != "ble":
+        return via
+    # Imported here: it pulls in bleak, which a serial or in-process simulator does not need.
     from .transports.ble import reachable_over_ble
 
-    if via == "ble" and not reachable_over_ble(profile):
+    if not reachable_over_ble(profile):
         raise ProfileError(
             f"{addr}: profile {profile.name!r} does not say which GATT characteristics carry "
             "its protocol (ble.write_char, ble.notify_char)"

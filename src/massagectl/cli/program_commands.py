@@ -7,15 +7,12 @@ import re
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from ..address import parse_address
-from ..clock import Clock, MonotonicClock, ScaledClock
-from ..connection import connect
-from ..device import Massager
 from ..errors import UsageError
-from ..journal.session import JournalSession
 from ..profiles import Profile, get_profile
 from ..programs.check import (
     CheckReport,
@@ -26,10 +23,8 @@ from ..programs.check import (
 )
 from ..programs.loader import all_programs, get_program
 from ..programs.model import Program
-from ..programs.scheduler import Scheduler, device_range
 from ..programs.timeline import flatten
 from . import runner
-from .live import DeviceView, LineView, LiveView, interactive
 from .program_render import (
     check_table,
     device_text,
@@ -38,6 +33,12 @@ from .program_render import (
     seconds_text,
     steps_table,
 )
+
+# The device stack, the scheduler, the journal and the live view are imported by the functions
+# that connect to devices, so that `programs`, `show` and `check` without a device start sooner.
+if TYPE_CHECKING:
+    from ..device import Massager
+    from .live import DeviceView
 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
@@ -94,6 +95,9 @@ async def check_command(file: str, *, device: str | None, profile: str | None) -
         print(_heat_line(program, None), flush=True)
         return
     if addr is not None:
+        from ..connection import connect
+        from ..programs.scheduler import device_range
+
         async with connect(addr) as m:
             rng, names, where = device_range(m), m.info.program_names, m.name
     else:
@@ -125,6 +129,12 @@ async def run_command(
 ) -> None:
     """``massagectl run``: run a program with the scheduler, live or one line per step; the run
     is recorded in the session journal at ``journal`` (None: not recorded)."""
+    from ..clock import Clock, MonotonicClock, ScaledClock
+    from ..connection import connect
+    from ..journal.session import JournalSession
+    from ..programs.scheduler import Scheduler
+    from .live import LineView, LiveView, interactive
+
     if on_disconnect not in ("stop", "resume"):
         raise UsageError(f"--on-disconnect {on_disconnect!r}: use stop or resume")
     program = get_program(program_ref)
@@ -208,6 +218,9 @@ def parse_speedup(text: str) -> float:
 
 def device_view(m: Massager, program: Program, intensity: float) -> DeviceView:
     """How ``program`` fits a connected device, for the views."""
+    from ..programs.scheduler import device_range
+    from .live import DeviceView
+
     rng = device_range(m)
     report = analyse(program, rng, intensity=intensity)
     return DeviceView(m.name, rng, report, m.info.program_names)

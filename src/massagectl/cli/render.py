@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from ..device import DeviceInfo, DeviceState
 from ..durations import format_duration
-from ..profiles import Profile
+
+if TYPE_CHECKING:
+    # Annotations only: `massagectl devices` lists profiles without loading the device stack.
+    from ..device import DeviceInfo, DeviceState
+    from ..profiles import Profile
 
 
 def state_json(device: str, info: DeviceInfo, state: DeviceState) -> dict[str, Any]:

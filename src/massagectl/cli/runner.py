@@ -7,7 +7,6 @@ naming what went wrong, with its exit code (2 for bad input, 3 for a device or l
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import sys
@@ -42,6 +41,10 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 def run(coro: Coroutine[Any, Any, int | None]) -> int:
     """Run a command's coroutine to its end; return the process exit code."""
+    # Here rather than at the top: `massagectl devices` and every `COMMAND --help` load this
+    # module (for `fail`) but never start an event loop.
+    import asyncio
+
     received = _received
     received.clear()
 
