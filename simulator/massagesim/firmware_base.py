@@ -61,6 +61,10 @@ _MAX_EVENTS_AT_ONE_TIME: Final = 10_000
 _Event = tuple[float, int, str, Callable[[], None]]
 
 
+def _event_order(event: _Event) -> tuple[float, int]:
+    return event[0], event[1]
+
+
 def simulatable_profile(profile: Profile | str) -> Profile:
     """Resolve a profile (or its name) and check that the simulator can stand in for it."""
     resolved = get_profile(profile) if isinstance(profile, str) else profile
@@ -315,7 +319,9 @@ class BaseFirmware:
 
     def _motor_blocked(self) -> bool:
         """Whether the motor may not start now (stalled, or the battery is empty)."""
-        return Fault.MOTOR in self.state.faults or self._battery_empty()
+        faults = self.state.faults
+        # (A flag test costs more than the rest: most of the time there is no fault at all.)
+        return (faults != 0 and Fault.MOTOR in faults) or self._battery_empty()
 
     def _program(self, index: int) -> BuiltinProgram:
         return self.profile.capabilities.programs[index - 1]
@@ -435,6 +441,7 @@ class BaseFirmware:
         """The earliest event that the current state makes due, if any."""
         s, limits = self.state, self.profile.limits
         events: list[_Event] = self._extra_events()
+        faults = s.faults
 
         if s.program and s.program_started_at is not None:
             prog = self._program(s.program)
@@ -453,7 +460,7 @@ class BaseFirmware:
             events.append((auto_off, 3, "auto-off", self._on_auto_off))
 
         if limits.max_temp_c > 0:
-            if Fault.OVERHEAT in s.faults:
+            if faults != 0 and Fault.OVERHEAT in faults:
                 dt = self.thermal.time_until_below(self._overheat_clear_c())
                 if dt is not None:
                     events.append((self._t + dt, 5, "cooled down", self._on_cooled))
@@ -465,14 +472,20 @@ class BaseFirmware:
         if s.battery_pct is not None:
             rate = self._drain_per_s()
             low = float(self.profile.simulation.low_battery_pct)
-            if Fault.LOW_BATTERY not in s.faults and (s.battery_pct <= low or rate > 0):
+            if (faults == 0 or Fault.LOW_BATTERY not in faults) and (
+                s.battery_pct <= low or rate > 0
+            ):
                 dt = max(0.0, (s.battery_pct - low) / rate) if s.battery_pct > low else 0.0
                 events.append((self._t + dt, 6, "low battery", self._on_low_battery))
             if s.active and (s.battery_pct <= 0.0 or rate > 0):
                 dt = s.battery_pct / rate if s.battery_pct > 0 else 0.0
                 events.append((self._t + dt, 7, "battery empty", self._on_battery_empty))
 
-        return min(events, key=lambda e: (e[0], e[1])) if events else None
+        if not events:
+            return None
+        if len(events) == 1:
+            return events[0]
+        return min(events, key=_event_order)
 
     def _overheat_clear_c(self) -> float:
         return self.profile.limits.max_temp_c - OVERHEAT_HYSTERESIS_C

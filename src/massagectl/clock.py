@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import itertools
 import math
@@ -115,14 +116,32 @@ class ScaledClock:
 
 
 def _loop_timer(delay: float) -> asyncio.Future[None]:
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[None] = loop.create_future()
-    handle = loop.call_later(max(0.0, delay), _resolve, future)
-    future.add_done_callback(lambda _: handle.cancel())
-    return future
+    return _LoopTimer(asyncio.get_running_loop(), delay)
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
+class _LoopTimer(asyncio.Future[None]):
+    """A future completed by the loop's own timer; cancelling it cancels that timer at once.
+
+    A future and a timer handle, nothing else: every scheduler step and every command's
+    keepalive makes one, so it costs no task, and (unlike a done-callback that cancels the
+    handle) no extra loop turn when it is dropped.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, delay: float) -> None:
+        super().__init__(loop=loop)
+        self._handle = loop.call_at(loop.time() + max(0.0, delay), self._fire)
+
+    def _fire(self) -> None:
+        if not self.done():
+            self.set_result(None)
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        """Drop the timer (a no-op once it has fired)."""
+        self._handle.cancel()
+        return super().cancel(msg)
+
+
+def _resolve(future: asyncio.Future[Any], _: object = None) -> None:
     if not future.done():
         future.set_result(None)
 
@@ -256,8 +275,39 @@ async def first_of(timer: asyncio.Future[None], signal: asyncio.Future[Any]) -> 
 
     The timer is dropped either way. Neither future costs a task.
     """
+    # Not asyncio.wait: it builds a set, a waiter and callbacks on every call, and this runs
+    # for every step of every program and every command's keepalive.
     try:
-        await asyncio.wait((timer, signal), return_when=asyncio.FIRST_COMPLETED)
+        if timer.done() or signal.done():
+            # Still a turn of the loop, as asyncio.wait gave: a caller looping on a deadline
+            # already past must not starve everything else.
+            await asyncio.sleep(0)
+        elif isinstance(timer, asyncio.Task):
+            # Someone else's task: it cannot be completed from here, so wait on a go-between.
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            wake = functools.partial(_resolve, waiter)
+            timer.add_done_callback(wake)
+            signal.add_done_callback(wake)
+            try:
+                await waiter
+            finally:
+                timer.remove_done_callback(wake)
+                signal.remove_done_callback(wake)
+        else:
+            # The timer is this wait's own future: the signal completes it, and the task waits
+            # on the timer alone (one loop turn fewer than a go-between).
+            relay = functools.partial(_resolve, timer)
+            signal.add_done_callback(relay)
+            try:
+                await timer
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is None or task.cancelling() or not timer.cancelled():
+                    raise
+                # The timer was cancelled by its owner, not this task: like asyncio.wait,
+                # that counts as done.
+            finally:
+                signal.remove_done_callback(relay)
     finally:
         timer.cancel()
     return signal.done()

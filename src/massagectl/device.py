@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,6 +106,8 @@ class Massager:
         self._limits = limits
         self._envelope: SafetyEnvelope | None = None
         self._guard_wake = Signal()
+        #: The envelope deadline the guard waits for (NaN: not known, so any change wakes it).
+        self._guard_deadline: float | None = math.nan
         self._safety_listeners: list[Callable[[Cut], None]] = []
 
     @property
@@ -330,11 +333,13 @@ class Massager:
         while True:
             self._guard_wake.clear()
             deadline = envelope.next_deadline()
+            self._guard_deadline = deadline
             if deadline is None:
                 await self._guard_wake.wait()
                 continue
             if await first_of(self.clock.timer(deadline), self._guard_wake.future()):
                 continue
+            self._guard_deadline = math.nan  # acting: whatever changes meanwhile wakes it again
             for action, cut in envelope.due(self.clock.now()):
                 self._report(cut)
                 try:
@@ -460,7 +465,11 @@ class Massager:
             state = dataclasses.replace(state, connected=connected)
         if self._envelope is not None and state.connected:
             self._envelope.observe(state, self.clock.now())
-            self._guard_wake.set()
+            # Only when the guard's deadline moved: every STATUS comes here, and waking the
+            # guard to find the same deadline again cost a timer and two loop turns each time.
+            deadline = self._envelope.next_deadline()
+            if deadline != self._guard_deadline:
+                self._guard_wake.set()
         if state == self._state:
             return
         if state.active and not self._state.active:

@@ -29,8 +29,13 @@ class OmpDriver(Driver):
 
     _host: omp.OmpHost = field(default_factory=omp.OmpHost)
     _inflight: omp.Request | None = None
-    _answer: asyncio.Future[omp.Message] | None = None
+    #: The answer to the request in flight; None in it means its timeout ran out.
+    _answer: asyncio.Future[omp.Message | None] | None = None
     _watchdog_s: float = 0.0
+    #: The answer the timeout timer watches, when it runs out (loop time), and the timer.
+    _expiring: asyncio.Future[omp.Message | None] | None = None
+    _expire_at: float = 0.0
+    _expiry: asyncio.TimerHandle | None = None
 
     @property
     def min_gap_s(self) -> float:
@@ -83,13 +88,17 @@ class OmpDriver(Driver):
             if isinstance(item, omp.Status):
                 self._apply_status(item)
             request, answer = self._inflight, self._answer
-            if (
-                request is not None
-                and answer is not None
-                and not answer.done()
-                and request.answered_by(item)
-            ):
+            if request is None or answer is None or not request.answered_by(item):
+                continue
+            if not answer.done():
                 answer.set_result(item)
+            elif not answer.cancelled() and answer.exception() is None and answer.result() is None:
+                # The timeout ran out a moment ago and the request has not seen it yet: this
+                # answer is for its retry, which then returns at once (as it did when the
+                # request's one future outlived its timeouts).
+                kept: asyncio.Future[omp.Message | None] = answer.get_loop().create_future()
+                kept.set_result(item)
+                self._answer = kept
 
     def link_lost(self, exc: LinkLost) -> None:
         """Fail the request in flight."""
@@ -102,8 +111,10 @@ class OmpDriver(Driver):
 
     async def _exchange(self, request: omp.Request, what: str) -> omp.Message:
         """Send a request and wait for its answer, resending as the spec says."""
+        loop = asyncio.get_running_loop()
         self._inflight = request
-        self._answer = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[omp.Message | None] = loop.create_future()
+        self._answer = answer
         try:
             for attempt in range(1 + omp.RETRIES):
                 if attempt:
@@ -113,12 +124,25 @@ class OmpDriver(Driver):
                 with self.clock.busy():
                     await self.transport.write(request.wire)
                     self.last_write = self.clock.now()
-                    try:
-                        async with asyncio.timeout(omp.ANSWER_TIMEOUT_S):
-                            return await asyncio.shield(self._answer)
-                    except TimeoutError:
-                        _log.debug("%s: no answer to %s seq %d", self.name, what, request.seq)
-                        continue
+                    # The timeout completes the answer with None rather than cancelling this
+                    # task (asyncio.timeout) around a shield: no extra futures on the path every
+                    # command takes. Wall time, on the loop's clock, as before.
+                    self._expire_at = loop.time() + omp.ANSWER_TIMEOUT_S
+                    self._expiring = answer
+                    if self._expiry is None:
+                        self._expiry = loop.call_at(self._expire_at, self._check_expiry)
+                    message = await answer
+                    self._expiring = None
+                    if message is not None:
+                        return message
+                    _log.debug("%s: no answer to %s seq %d", self.name, what, request.seq)
+                    # A fresh future for the retry, at once: an answer that comes late, while
+                    # the retry waits out the pacing, still counts (feed() may already have
+                    # kept one that came between the timeout and this line).
+                    if self._answer is answer:
+                        self._answer = loop.create_future()
+                    answer = self._answer
+                    continue
             garbled = (
                 f"; {self.bad_frames} broken frames came instead: is it an OMP/1 device, "
                 "at the right baud rate?"
@@ -132,6 +156,23 @@ class OmpDriver(Driver):
         finally:
             self._inflight = None
             self._answer = None
+            self._expiring = None
+
+    def _check_expiry(self) -> None:
+        """The answer timer: expire the answer awaited, or wait on for a later one.
+
+        One timer at a time, moved on lazily: most answers come long before their timeout,
+        and a timer made and cancelled for every request crowded the loop's timer heap.
+        """
+        self._expiry = None
+        answer = self._expiring
+        if answer is None or answer.done():
+            return
+        loop = answer.get_loop()
+        if loop.time() >= self._expire_at:
+            answer.set_result(None)
+        else:
+            self._expiry = loop.call_at(self._expire_at, self._check_expiry)
 
     def _apply_status(self, status: omp.Status) -> None:
         self.publish(

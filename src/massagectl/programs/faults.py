@@ -132,6 +132,11 @@ class FaultWatch:
         on_restart: Callable[[Massager], None],
     ) -> None:
         self._watched = [_Watched(m) for m in devices]
+        # By identity, for the per-command calls (accepted, refused): a run may have many devices.
+        # (The first entry wins, as the linear search it replaces found it.)
+        self._by_device: dict[int, _Watched] = {}
+        for w in self._watched:
+            self._by_device.setdefault(id(w.massager), w)
         self._on_notice = on_notice
         self._on_end = on_end
         self._on_restart = on_restart
@@ -252,10 +257,10 @@ class FaultWatch:
         self._on_end(self.ended)
 
     def _find(self, m: Massager) -> _Watched:
-        for w in self._watched:
-            if w.massager is m:
-                return w
-        raise KeyError(m.name)
+        w = self._by_device.get(id(m))
+        if w is None or w.massager is not m:
+            raise KeyError(m.name)
+        return w
 
 
 def _count(n: int, what: str) -> str:

@@ -454,7 +454,12 @@ class Scheduler:
                 )
                 self._segment = segment
                 self._emit("step", segment=segment)
-        await asyncio.gather(*(self._send(track, change.levels) for track, change in batch))
+        if len(batch) == 1:
+            # One device (a program per device, the common case): no task to gather it in.
+            track, change = batch[0]
+            await self._send(track, change.levels)
+        elif batch:
+            await asyncio.gather(*(self._send(track, change.levels) for track, change in batch))
 
     async def _send(self, track: _Track, target: Levels) -> None:
         m, sent = track.massager, track.sent
@@ -558,6 +563,8 @@ class Scheduler:
         levels: Levels | None = None,
         message: str = "",
     ) -> None:
+        if not self._listeners:
+            return  # nobody to tell: every command of every step comes here
         event = Event(kind, self.position(), segment, device, levels, message)
         for listener in list(self._listeners):
             try:

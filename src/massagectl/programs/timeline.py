@@ -204,6 +204,25 @@ class Timeline:
             return
         last: Levels | None = None
         for segment in self.segments[self.segment_at(start).index :]:
+            step = segment.step
+            if (
+                fade is None
+                and step.ramp <= 0
+                and step.device_program is None
+                and not isinstance(step.pattern, Pulse | Wave)
+            ):
+                # A steady step: one sample, at its beginning, of its one value. The same
+                # arithmetic as setpoint() without finding the segment again or building the
+                # sample times (a 20 Hz program is nothing but such steps).
+                begin = max(start, segment.start)
+                scale = _clamp(intensity, 0.0, MAX_INTENSITY) * 1.0
+                speed = _clamp(self._speed_fraction(step.speed) * scale, 0.0, 1.0)
+                heat = self._heat_fraction(step.heat)
+                levels = self.levels(Setpoint(speed, heat, None, segment.index))
+                if levels != last:
+                    yield Change(begin, levels, segment.index)
+                    last = levels
+                continue
             for t in self._sample_times(segment, max(start, segment.start), sample_s, fade):
                 levels = self.levels_at(t, intensity, fade)
                 if levels != last:

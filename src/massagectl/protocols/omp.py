@@ -79,7 +79,16 @@ class Fault(IntFlag):
 
 def fault_names(faults: int) -> list[str]:
     """The names of the fault bits set in ``faults``, lowest bit first."""
-    return [f.name for f in Fault if faults & f and f.name is not None]
+    # Every STATUS from every device comes here: remember each combination once.
+    names = _FAULT_NAMES.get(faults)
+    if names is None:
+        names = tuple(f.name for f in Fault if faults & f and f.name is not None)
+        if 0 <= faults <= 0xFF:  # what a STATUS can carry: the table stays small
+            _FAULT_NAMES[int(faults)] = names
+    return list(names)
+
+
+_FAULT_NAMES: dict[int, tuple[str, ...]] = {}
 
 
 #: STATUS ``temp_dc`` meaning "no sensor".
@@ -138,44 +147,38 @@ class FrameDecoder:
     def feed(self, data: bytes) -> list[Frame | BadFrame]:
         """Take received bytes; return the frames (and dropped blocks) they complete."""
         out: list[Frame | BadFrame] = []
-        for chunk in _split_keep_delimiters(data):
-            if chunk == b"\x00":
-                if self._discarding:
-                    self._discarding = False
-                elif self._buf:
-                    out.append(_decode_block(bytes(self._buf)))
-                # An empty block (two delimiters in a row, or the host's resync byte) is not a
-                # frame and not an error: it is how a line is cleared.
-                self._buf.clear()
+        # Every run of bytes but the last ends with a delimiter.
+        *ended, tail = data.split(b"\x00")
+        for run in ended:
+            if run and not self._buf and not self._discarding and len(run) <= MAX_UNDELIMITED:
+                # The common case: a whole frame in the chunk, nothing held from before.
+                out.append(_decode_block(run))
                 continue
+            self._take(run, out)
             if self._discarding:
-                continue
-            self._buf += chunk
-            if len(self._buf) > MAX_UNDELIMITED:
-                out.append(BadFrame("more than 32 bytes without a delimiter", bytes(self._buf)))
-                self._buf.clear()
-                self._discarding = True
+                self._discarding = False
+            elif self._buf:
+                out.append(_decode_block(bytes(self._buf)))
+            # An empty block (two delimiters in a row, or the host's resync byte) is not a
+            # frame and not an error: it is how a line is cleared.
+            self._buf.clear()
+        self._take(tail, out)
         return out
+
+    def _take(self, run: bytes, out: list[Frame | BadFrame]) -> None:
+        """Hold bytes that have no delimiter yet (dropping a run that grows too long)."""
+        if not run or self._discarding:
+            return
+        self._buf += run
+        if len(self._buf) > MAX_UNDELIMITED:
+            out.append(BadFrame("more than 32 bytes without a delimiter", bytes(self._buf)))
+            self._buf.clear()
+            self._discarding = True
 
     @property
     def pending(self) -> int:
         """Bytes held waiting for a delimiter."""
         return len(self._buf)
-
-
-def _split_keep_delimiters(data: bytes) -> list[bytes]:
-    parts: list[bytes] = []
-    start = 0
-    while True:
-        i = data.find(b"\x00", start)
-        if i < 0:
-            if start < len(data):
-                parts.append(data[start:])
-            return parts
-        if i > start:
-            parts.append(data[start:i])
-        parts.append(b"\x00")
-        start = i + 1
 
 
 def _decode_block(block: bytes) -> Frame | BadFrame:
@@ -290,17 +293,30 @@ class Status:
 Message = Ack | Info | Status
 
 
+#: Table lookups for what every answer carries (an enum call costs a microsecond or two).
+_ACK_CODES: Final[dict[int, AckCode]] = {int(code): code for code in AckCode}
+_FAULTS: dict[int, Fault] = {}
+
+
+def _fault(bits: int) -> Fault:
+    fault = _FAULTS.get(bits)
+    if fault is None:
+        fault = _FAULTS[bits] = Fault(bits)
+    return fault
+
+
 def parse_device_frame(frame: Frame) -> Message:
     """Turn a frame from a device into a typed message, or raise :class:`ProtocolError`."""
     p = frame.payload
     try:
         if frame.type == MsgType.ACK and len(p) == 1:
-            return Ack(frame.seq, AckCode(p[0]))
+            code = _ACK_CODES.get(p[0])
+            return Ack(frame.seq, code if code is not None else AckCode(p[0]))
         if frame.type == MsgType.INFO and len(p) == 7:
             return Info(frame.seq, *p)
         if frame.type == MsgType.STATUS and len(p) == _STATUS.size:
             speed, heat, program, temp, battery, faults, remaining = _STATUS.unpack(p)
-            return Status(frame.seq, speed, heat, program, temp, battery, Fault(faults), remaining)
+            return Status(frame.seq, speed, heat, program, temp, battery, _fault(faults), remaining)
     except ValueError as exc:  # an ACK code outside the spec
         raise ProtocolError(f"OMP/1 frame type 0x{frame.type:02x}: {exc}") from None
     raise ProtocolError(
