@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 
 import serial
@@ -10,6 +11,30 @@ import serial_asyncio_fast
 
 from ..errors import LinkError
 from .base import StreamProtocol, Transport
+
+_log = logging.getLogger(__name__)
+
+#: The longest :meth:`SerialTransport.close` waits for the port to be released. Draining and
+#: closing take a few milliseconds; the bound only keeps a wedged driver from hanging a close.
+CLOSE_TIMEOUT_S = 2.0
+
+
+class _SerialProtocol(StreamProtocol):
+    """A :class:`StreamProtocol` that also tells when the port is closed for good.
+
+    pyserial-asyncio-fast drains and closes the port in worker threads after ``close()`` and
+    calls ``connection_lost`` only once the descriptor (and with it the exclusive lock) is gone:
+    that call, not ``close()`` returning, is when the port is free to open again.
+    """
+
+    def __init__(self, owner: Transport) -> None:
+        super().__init__(owner)
+        self.released = asyncio.Event()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Pass the loss on, and note that the port is free."""
+        self.released.set()
+        super().connection_lost(exc)
 
 
 class SerialTransport(Transport):
@@ -22,14 +47,16 @@ class SerialTransport(Transport):
         self.path = path
         self.baud = baud
         self._transport: asyncio.Transport | None = None
+        self._protocol: _SerialProtocol | None = None
 
     async def open(self) -> None:
         """Open the port."""
         loop = asyncio.get_running_loop()
+        protocol = _SerialProtocol(self)
         try:
             transport, _ = await serial_asyncio_fast.create_serial_connection(
                 loop,
-                lambda: StreamProtocol(self),
+                lambda: protocol,
                 self.path,
                 baudrate=self.baud,
                 bytesize=serial.EIGHTBITS,
@@ -46,6 +73,7 @@ class SerialTransport(Transport):
             reason = os.strerror(code) if isinstance(code, int) else str(exc)
             raise LinkError(f"serial port {self.path}: cannot open: {reason}") from None
         self._transport = transport
+        self._protocol = protocol
 
     async def write(self, data: bytes) -> None:
         """Queue bytes for the port."""
@@ -54,10 +82,22 @@ class SerialTransport(Transport):
         self._transport.write(data)
 
     async def close(self) -> None:
-        """Close the port (waits for pending bytes to drain)."""
+        """Close the port (waits for pending bytes to drain); returns once the port is free,
+        so that it can be opened again at once (it is opened exclusively)."""
         transport, self._transport = self._transport, None
-        if transport is not None:
-            transport.close()
-            # Let the serial transport flush and call connection_lost.
-            await asyncio.sleep(0)
+        protocol, self._protocol = self._protocol, None
+        # First, so that readers hear that this host closed the link: the connection_lost that
+        # follows would otherwise report it as closed by the other side.
         self._mark_lost("closed")
+        if transport is None or protocol is None:
+            return
+        transport.close()
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await protocol.released.wait()
+        except TimeoutError:
+            _log.warning(
+                "%s: the port was not released within %.0f s of closing it",
+                self.description,
+                CLOSE_TIMEOUT_S,
+            )

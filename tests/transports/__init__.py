@@ -1,0 +1,1 @@
+"""Tests of the transports against real lines (pseudo-terminals, sockets)."""
