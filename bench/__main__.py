@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import mqtt_bench, scheduler_bench
+from . import cli_bench, fleet_bench, link_bench, mqtt_bench, scheduler_bench
 from .result import Result
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -23,6 +23,11 @@ def entries(quick: bool) -> dict[str, Callable[[], Result]]:
         "virtual_hour_s": scheduler_bench.virtual_hour,
         "mqtt_command_p50": lambda: mqtt_bench.command_p50(quick),
         "mqtt_command_p99": lambda: mqtt_bench.command_p99(quick),
+        "command_rtt_p50": lambda: link_bench.command_rtt_p50(quick),
+        "command_rtt_p99": lambda: link_bench.command_rtt_p99(quick),
+        "devices_at_20hz": lambda: fleet_bench.devices_at_20hz(quick),
+        "stop_latency_p99": lambda: fleet_bench.stop_latency(quick),
+        "cli_start": lambda: cli_bench.cli_start(quick),
     }
 
 

@@ -20,8 +20,6 @@ import asyncio
 import contextlib
 import functools
 import shutil
-import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -36,6 +34,7 @@ from massagesim import SimulatedDevice
 from massagesim.timeline import StateSnapshot
 
 from .result import Result, percentile
+from .support import BenchError, free_port, helper_process
 
 PROFILE = "sim:omp-percussion-pro"
 #: Two levels in turn, so that every command changes the device.
@@ -50,10 +49,6 @@ SAMPLE_TIMEOUT_S = 5.0
 QOS = 1
 
 
-class BenchError(RuntimeError):
-    """The bench cannot run here; the message is one line."""
-
-
 def _mosquitto_binary() -> str:
     found = shutil.which("mosquitto")
     if found:
@@ -66,49 +61,25 @@ def _mosquitto_binary() -> str:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def local_mosquitto() -> Iterator[int]:
     """An anonymous Mosquitto of the bench's own on a free loopback port; yields the port."""
     binary = _mosquitto_binary()
     with tempfile.TemporaryDirectory(prefix="massagectl-bench-") as folder:
-        port = _free_port()
+        port = free_port()
         config = Path(folder) / "mosquitto.conf"
+        # Logging to stderr, which (unlike stdout into a pipe) Mosquitto does not buffer: it
+        # says "... running" once its listeners are open, the moment to start; and an error it
+        # dies of is its last line.
         config.write_text(
-            f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n"
+            f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
         )
-        log = Path(folder) / "mosquitto.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen([binary, "-c", str(config)], stdout=out, stderr=out)
-        try:
-            deadline = time.monotonic() + 10
-            while True:
-                if proc.poll() is not None:
-                    last = log.read_text(errors="replace").strip().splitlines()[-1:] or ["?"]
-                    raise BenchError(f"mqtt bench: mosquitto exited at start: {last[0]}")
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise BenchError(
-                            f"mqtt bench: mosquitto did not listen on 127.0.0.1:{port}"
-                        ) from None
-                    time.sleep(0.02)
+        with helper_process(
+            [binary, "-c", str(config)],
+            ready=r"mosquitto version \S+ running",
+            what="mqtt bench: mosquitto",
+        ):
             yield port
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def _payload(i: int) -> bytes:
