@@ -46,7 +46,7 @@ from massagectl.programs.scheduler import Scheduler
 from massagectl.transports.inprocess import InProcessTransport
 from massagesim import CommandRecord, SimulatedDevice
 
-from .result import Result, percentile
+from .result import Result, latency_ms, percentile
 
 #: 13 speed levels, mains powered, no heater: every step is one SET_SPEED.
 PROFILE: Final = "omp-percussion-pro"
@@ -275,11 +275,11 @@ def stop_latency(quick: bool) -> Result:
         file=sys.stderr,
         flush=True,
     )
-    return Result(
+    return latency_ms(
         "stop_latency_p99",
-        percentile(fleet_s, 99) * 1000,
-        percentile(one_s, 99) * 1000,
-        "ms",
+        fleet_s,
+        one_s,
+        99,
         goal="< 50 ms",
         baseline_is="the same stop on one busy device",
     )

@@ -39,7 +39,7 @@ from massagectl.device import Massager
 from massagectl.errors import DeviceError, LinkError
 from massagectl.protocols.omp import RESYNC, SERIAL_BAUD, AckCode, Frame, MsgType, OmpHost
 
-from .result import Result, percentile
+from .result import Result, latency_ms
 from .support import BenchError, helper_process
 
 PROFILE = "omp-percussion-pro"
@@ -199,11 +199,11 @@ def measure(quick: bool) -> tuple[list[float], list[float]]:
 
 def _entry(name: str, p: float, quick: bool) -> Result:
     ours, bare = measure(quick)
-    return Result(
+    return latency_ms(
         name,
-        percentile(ours, p) * 1000,
-        percentile(bare, p) * 1000,
-        "ms",
+        ours,
+        bare,
+        p,
         goal="ratio <= 1.5",
         baseline_is=f"plain pyserial p{p:g}: the same SET_SPEED frame written and its ACK read "
         "on the same pty, in blocks taking turns with massagectl's in the same run",

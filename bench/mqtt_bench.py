@@ -33,7 +33,7 @@ from massagectl.mqtt.gateway import Gateway, GatewayDevice
 from massagesim import SimulatedDevice
 from massagesim.timeline import StateSnapshot
 
-from .result import Result, percentile
+from .result import Result, latency_ms
 from .support import BenchError, free_port, helper_process
 
 PROFILE = "sim:omp-percussion-pro"
@@ -216,11 +216,11 @@ def measure(quick: bool) -> tuple[list[float], list[float]]:
 
 def _entry(name: str, p: float, quick: bool, goal: str) -> Result:
     ours, bare = measure(quick)
-    return Result(
+    return latency_ms(
         name,
-        percentile(ours, p) * 1000,
-        percentile(bare, p) * 1000,
-        "ms",
+        ours,
+        bare,
+        p,
         goal=goal,
         baseline_is=f"bare aiomqtt publish-to-receive p{p:g} (QoS 1), same local Mosquitto, "
         "samples interleaved with the gateway's in the same run",

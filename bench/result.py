@@ -40,3 +40,23 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered)) - 1))
     return ordered[rank]
+
+
+def latency_ms(
+    name: str,
+    ours_s: list[float],
+    baseline_s: list[float],
+    p: float,
+    *,
+    goal: str,
+    baseline_is: str,
+) -> Result:
+    """The p-th percentile of two sets of latencies in seconds, as a Result in milliseconds."""
+    return Result(
+        name,
+        percentile(ours_s, p) * 1000,
+        percentile(baseline_s, p) * 1000,
+        "ms",
+        goal=goal,
+        baseline_is=baseline_is,
+    )

@@ -11,7 +11,7 @@ from massagectl.programs.model import Program
 from massagectl.programs.scheduler import Scheduler
 from massagectl.programs.timeline import DeviceRange, Timeline
 
-from .result import Result, percentile
+from .result import Result, latency_ms
 
 
 def hour_program() -> Program:
@@ -103,11 +103,11 @@ def step_lateness(quick: bool) -> Result:
     """p99 lateness of step onsets in real time, against bare asyncio call_at."""
     steps, step_s = (100, 0.03) if quick else (400, 0.05)
     ours, bare = asyncio.run(_onsets(steps, step_s))
-    return Result(
+    return latency_ms(
         "step_lateness_p99",
-        percentile(ours, 99) * 1000,
-        percentile(bare, 99) * 1000,
-        "ms",
+        ours,
+        bare,
+        99,
         goal="ratio <= 1.5",
         baseline_is="bare asyncio loop.call_at lateness p99, same spacing, same run",
     )

@@ -26,7 +26,7 @@ def _console_script() -> Path:
         return beside
     found = shutil.which("massagectl")
     if found is None:
-        pytest.skip("no massagectl console script installed")
+        pytest.fail("no massagectl console script: install the project first (README Quick start)")
     return Path(found)
 
 
