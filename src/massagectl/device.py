@@ -95,12 +95,18 @@ class Massager:
         self._wake = Signal()
         #: The slot the writer is carrying out now: its callers must hear of a close or a loss.
         self._current: _Slot | None = None
+        #: The command a caller is carrying out itself, in its own task (see _submit).
+        self._direct: _Slot | None = None
+        #: Whether the writer waits for that command to end (it must then be woken).
+        self._writer_held = False
         self._tasks: list[asyncio.Task[None]] = []
         #: True from a successful connect until close: commands are taken only then.
         self._running = False
         self._made_active = False
         self._leave_running = False
         self._lost: LinkLost | None = None
+        #: Set when the driver's feed raised: this connection's bytes are not fed any more.
+        self._deaf = False
         #: Set once the link is gone (closed, dropped, or the device stopped answering).
         self.link_lost = asyncio.Event()
         self._limits = limits
@@ -126,6 +132,7 @@ class Massager:
 
     async def connect(self) -> None:
         """Open the link, greet the device and read its capabilities and state."""
+        self._listen()
         # Opening a serial port happens in a worker thread the virtual clock cannot see: without
         # this, virtual time could leap seconds ahead (past a device's watchdog) meanwhile.
         with self.clock.busy():
@@ -154,6 +161,7 @@ class Massager:
         await self.transport.reconnect(attempts=attempts)
         self._lost = None
         self.link_lost.clear()
+        self._listen()
         try:
             self._tasks.append(asyncio.create_task(self._read_loop(), name=f"{self.name} reader"))
             self._info = await self.driver.start()
@@ -358,6 +366,18 @@ class Massager:
         if not self._running:
             # Without a writer nobody would ever answer: fail now rather than wait forever.
             raise LinkLost(f"{self.name}: not connected")
+        if (
+            not self._slots
+            and self._current is None
+            and self._direct is None
+            and self.driver.direct_execute
+            and self.driver.last_write + self.driver.min_gap_s <= self.clock.now()
+        ):
+            # Nothing to coalesce with, nothing to queue behind, no pacing to wait out: the
+            # caller carries the command out itself. Handing it to the writer task and back
+            # cost two hand-offs and a wake-up per command, the bulk of a command's time here.
+            await self._execute_direct(_Slot(kind, value))
+            return
         # The newest value wins, and it goes to the back of the queue: a speed queued before a
         # program but replaced after it must still go out after it (a speed ends a running
         # program), so that the device ends in the state asked for last.
@@ -369,6 +389,38 @@ class Massager:
         self._wake.set()
         await waiter
 
+    async def _execute_direct(self, slot: _Slot) -> None:
+        # In flight as the writer's current command would be: the writer and every other
+        # caller queue behind it (a STOP too, which then goes next), and a close or a loss
+        # fails it (see _fail_all).
+        self._direct = slot
+        try:
+            await self.driver.execute(Command(slot.kind, slot.value))
+        except LinkLost as exc:
+            self._direct = None
+            self._fail_all(exc, None)
+            raise
+        except asyncio.CancelledError:
+            # The caller gave up, not the device: whether the command got there is unknown,
+            # so the writer carries it out again (setting the same value twice is harmless).
+            self._direct = None
+            self._requeue(slot)
+            raise
+        finally:
+            self._direct = None
+            if self._writer_held or self._slots:
+                self._wake.set()
+
+    def _requeue(self, slot: _Slot) -> None:
+        """Queue a command that was in flight, ahead of what was queued after it."""
+        if self._lost is not None or not self._running:
+            return
+        if slot.kind in self._slots:
+            return  # a newer value of the same kind is queued after it, and wins
+        if CommandKind.STOP in self._slots and slot.kind is not CommandKind.STOP:
+            return  # a STOP queued after it overtakes it anyway, as it overtakes setpoints
+        self._slots = {slot.kind: slot, **self._slots}
+
     def _next_slot(self) -> _Slot | None:
         if CommandKind.STOP in self._slots:
             return self._slots.pop(CommandKind.STOP)
@@ -379,6 +431,17 @@ class Massager:
     async def _write_loop(self) -> None:
         try:
             while True:
+                if self._lost is not None:
+                    return  # every caller has heard of the loss; nothing more goes out
+                if self._direct is not None:
+                    # A caller's own command is in flight: wait until it ends (it wakes us).
+                    self._writer_held = True
+                    self._wake.clear()
+                    try:
+                        await self._wake.wait()
+                    finally:
+                        self._writer_held = False
+                    continue
                 if not self._slots:
                     await self._idle_until_work_or_keepalive()
                     continue
@@ -427,7 +490,10 @@ class Massager:
             return
         due = self.driver.last_write + interval
         woken = await first_of(self.clock.timer(due), self._wake.future())
-        if not woken and self._state.active:
+        # A caller's own command (see _submit) may have gone out meanwhile, or be going out:
+        # then the device was fed, and the timer is armed again from that write instead.
+        fed = self.driver.last_write + interval > due or self._direct is not None
+        if not woken and not fed and self._state.active:
             self._slots.setdefault(CommandKind.PING, _Slot(CommandKind.PING, 0))
 
     @property
@@ -439,6 +505,10 @@ class Massager:
         if self._lost is None:
             self._lost = exc
         self.link_lost.set()
+        if self._direct is not None:
+            # A caller's own command in flight: failing what its driver waits on ends it
+            # with this error at once (the writer's would have been cancelled).
+            self.driver.link_lost(exc)
         slots = list(self._slots.values()) + ([current] if current else [])
         self._slots.clear()
         for slot in slots:
@@ -449,13 +519,30 @@ class Massager:
 
     # --- the reader ----------------------------------------------------------------------
 
-    async def _read_loop(self) -> None:
+    def _listen(self) -> None:
+        # Received bytes go straight from the transport's callback to the driver: a queue and
+        # a reader task in between cost two hand-offs per answer, on every command's path.
+        self._deaf = False
+        self.transport.set_receiver(self._receive, reentrant=self.driver.feed_while_writing)
+
+    def _receive(self, data: bytes) -> None:
+        if self._deaf:
+            return
         try:
-            while True:
-                self.driver.feed(await self.transport.read())
-        except LinkLost as exc:
-            self.driver.link_lost(exc)
-            self._fail_all(exc, None)
+            self.driver.feed(data)
+        except Exception:
+            # As when a reader task fed the driver and died of this: the device is not heard
+            # any more (its answers stop, so commands fail as a link loss), but the error must
+            # not reach the transport's callback, which would drop the link on the spot.
+            self._deaf = True
+            _log.exception("%s: the driver failed on what the device sent", self.name)
+
+    async def _read_loop(self) -> None:
+        # The reader now only waits for the link to go: the bytes themselves are pushed (see
+        # _listen), and all of them are in before the loss is marked.
+        exc = await self.transport.wait_lost()
+        self.driver.link_lost(exc)
+        self._fail_all(exc, None)
 
     def _on_state(self, state: DeviceState) -> None:
         self._set_state(state)

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from ..clock import Clock
 from ..errors import LinkLost
@@ -134,6 +134,16 @@ class Driver(ABC):
     #: Clock time of the last write, for the device layer's pacing and keepalive.
     last_write: float = -math.inf
     _state: DeviceState = field(default_factory=DeviceState)
+
+    #: Whether :meth:`feed` may be called while this driver's own write to the transport is
+    #: still running (an in-process device answers before ``write`` returns). Only for a driver
+    #: that sets up, before writing, everything an answer is matched against, and that does
+    #: nothing after the write that an earlier answer would get wrong.
+    feed_while_writing: ClassVar[bool] = False
+    #: Whether :meth:`execute` may run in the caller's own task rather than the device layer's
+    #: writer: it must stay sound when cancelled part-way (no answer matched to the wrong
+    #: command afterwards), since the caller's cancellation then reaches into it.
+    direct_execute: ClassVar[bool] = False
 
     @property
     def min_gap_s(self) -> float:

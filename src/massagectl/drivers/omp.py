@@ -27,6 +27,12 @@ _WITH_VALUE = {CommandKind.SPEED, CommandKind.HEAT, CommandKind.PROGRAM}
 class OmpDriver(Driver):
     """The host's side of OMP/1."""
 
+    # The request in flight and its answer's future are in place before the frame is written,
+    # and an answer is matched by its SEQ: one that comes inside the write, or after the
+    # request was given up (cancelled), can only complete its own request.
+    feed_while_writing = True
+    direct_execute = True
+
     _host: omp.OmpHost = field(default_factory=omp.OmpHost)
     _inflight: omp.Request | None = None
     #: The answer to the request in flight; None in it means its timeout ran out.

@@ -48,14 +48,10 @@ class TheragunDriver(Driver):
         """Speed is rpm; stop is rpm 0; the guns have no heater and no programs."""
         kind = command.kind
         if kind is CommandKind.SPEED:
-            await self.write(theragun.set_speed(command.value))
-            if command.value == 0 or not self._started:
-                self._confirmed = False
-            self._started = command.value > 0
+            await self._set_speed(command.value)
             self._assume(speed=command.value)
         elif kind is CommandKind.STOP:
-            await self.write(theragun.set_speed(0))
-            self._started = self._confirmed = False
+            await self._set_speed(0)
             self._assume(speed=0)
         elif kind in (CommandKind.STATUS, CommandKind.PING):
             await self._request_status("a status")
@@ -90,6 +86,20 @@ class TheragunDriver(Driver):
         """Fail a status request in flight."""
         if self._status_waiter is not None and not self._status_waiter.done():
             self._status_waiter.set_exception(exc)
+
+    async def _set_speed(self, rpm: int) -> None:
+        # What the host started is noted before the write: the gun may report the change
+        # before a write with response returns, and a "not running" for the host's own stop
+        # must not be taken for the gun stopping by itself. Undone if the write fails.
+        before = self._started, self._confirmed
+        if rpm == 0 or not self._started:
+            self._confirmed = False
+        self._started = rpm > 0
+        try:
+            await self.write(theragun.set_speed(rpm))
+        except BaseException:
+            self._started, self._confirmed = before
+            raise
 
     async def _request_status(self, what: str) -> None:
         self._status_waiter = waiter = asyncio.get_running_loop().create_future()

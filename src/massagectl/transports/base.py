@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 from ..clock import Clock, MonotonicClock
 from ..errors import LinkError, LinkLost
@@ -16,7 +17,9 @@ class Transport(ABC):
     """A byte pipe to one device.
 
     Received chunks queue up until :meth:`read` takes them; once the link is lost, ``read``
-    raises :class:`~massagectl.errors.LinkLost` after the queued chunks are drained.
+    raises :class:`~massagectl.errors.LinkLost` after the queued chunks are drained. A consumer
+    that sets a receiver (:meth:`set_receiver`) is handed each chunk as it arrives instead, and
+    learns of the loss from :attr:`lost` (:meth:`wait_lost`).
     """
 
     #: Whether the line may hold a half frame from an earlier host (serial lines do; a fresh
@@ -31,6 +34,10 @@ class Transport(ABC):
     def __init__(self, description: str) -> None:
         self.description = description
         self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+        #: Called with each chunk as it arrives, in place of the queue (see set_receiver).
+        self._receiver: Callable[[bytes], None] | None = None
+        #: Whether the receiver may be called while this transport's own write() runs.
+        self._receiver_reentrant = False
         self._lost_reason: str | None = None
         self.lost = asyncio.Event()
         #: The clock reconnect backoff waits on (the device layer shares its own).
@@ -84,8 +91,41 @@ class Transport(ABC):
         chunk = await self._chunks.get()
         if chunk is None:
             self._chunks.put_nowait(None)  # every later read sees the loss too
-            raise LinkLost(f"{self.description}: {self._lost_reason or 'link closed'}")
+            raise self.lost_error()
         return chunk
+
+    def set_receiver(
+        self, receiver: Callable[[bytes], None] | None, *, reentrant: bool = False
+    ) -> None:
+        """Hand every received chunk to ``receiver`` as it arrives (None: queue them again).
+
+        It saves a queue and a reader task's turn of the loop per chunk. The receiver runs in
+        the transport's own callback, so it must not block, and what it raises is the
+        caller's to catch. Chunks queued before it was set are handed to it first, in order.
+        ``reentrant`` says that it may also be called from inside :meth:`write` (a link whose
+        far end answers at once, in process); otherwise such a link holds those chunks back
+        until the write has returned.
+        """
+        self._receiver = receiver
+        self._receiver_reentrant = reentrant
+        if receiver is None:
+            return
+        chunks = self._chunks
+        while not chunks.empty():
+            chunk = chunks.get_nowait()
+            if chunk is None:
+                chunks.put_nowait(None)  # the loss stays visible to read()
+                break
+            receiver(chunk)
+
+    async def wait_lost(self) -> LinkLost:
+        """Wait until the link is lost; the error that says why."""
+        await self.lost.wait()
+        return self.lost_error()
+
+    def lost_error(self) -> LinkLost:
+        """The error for a lost link, naming why it was lost."""
+        return LinkLost(f"{self.description}: {self._lost_reason or 'link closed'}")
 
     @property
     def is_lost(self) -> bool:
@@ -94,7 +134,13 @@ class Transport(ABC):
 
     def _deliver(self, data: bytes) -> None:
         if data and not self.lost.is_set():
-            self._chunks.put_nowait(bytes(data))
+            receiver = self._receiver
+            # bytes() of a bytes object is that object: the copy only happens for a buffer
+            # that the sender may reuse (a bytearray).
+            if receiver is not None:
+                receiver(bytes(data))
+            else:
+                self._chunks.put_nowait(bytes(data))
 
     def _mark_lost(self, reason: str) -> None:
         if self.lost.is_set():
@@ -116,7 +162,7 @@ class StreamProtocol(asyncio.Protocol):
         self._owner = owner
 
     def data_received(self, data: bytes) -> None:
-        """Queue the chunk for the owner's readers."""
+        """Hand the chunk to the owner (its receiver, or its queue for readers)."""
         self._owner._deliver(data)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from .base import Transport
@@ -11,12 +12,20 @@ if TYPE_CHECKING:
 
 
 class InProcessTransport(Transport):
-    """Talks to a :class:`massagesim.SimulatedDevice` in the same event loop."""
+    """Talks to a :class:`massagesim.SimulatedDevice` in the same event loop.
+
+    The device answers inside :meth:`write`, before it returns. A receiver that is not marked
+    reentrant gets those answers a moment later, from the loop, as it would from a wire: a
+    driver that updates its own bookkeeping after writing must not hear the answer before that.
+    """
 
     def __init__(self, device: SimulatedDevice, description: str | None = None) -> None:
         super().__init__(description or f"sim:{device.profile.name}")
         self.device = device
         self._link: SimLink | None = None
+        self._writing = False
+        #: Chunks held back for a non-reentrant receiver, oldest first (None: none pending).
+        self._held: list[bytes] | None = None
 
     async def open(self) -> None:
         """Attach to the device as its live host link."""
@@ -26,7 +35,29 @@ class InProcessTransport(Transport):
         """Hand bytes to the device's firmware."""
         self._check_open()
         assert self._link is not None, "write before open"
-        self._link.feed(data)
+        self._writing = True
+        try:
+            self._link.feed(data)
+        finally:
+            self._writing = False
+
+    def _deliver(self, data: bytes) -> None:
+        if self._held is not None or (
+            self._writing and self._receiver is not None and not self._receiver_reentrant
+        ):
+            # Everything after a held chunk waits its turn too, so that order is kept.
+            if self._held is None:
+                self._held = []
+                asyncio.get_running_loop().call_soon(self._release)
+            if data:
+                self._held.append(bytes(data))
+            return
+        super()._deliver(data)
+
+    def _release(self) -> None:
+        held, self._held = self._held or [], None
+        for chunk in held:
+            super()._deliver(chunk)
 
     async def close(self) -> None:
         """Detach from the device (which keeps running until its watchdog stops it)."""
