@@ -165,11 +165,12 @@ def parse_command(payload: bytes) -> SetCommand:
         raise CommandError(f"payload holds a number of over {limit} digits") from None
     if not isinstance(raw, dict):
         raise CommandError('payload must be a JSON object such as {"speed": 40}')
-    if _too_deep(raw):
-        raise CommandError(f"payload nests lists and objects over {MAX_DEPTH} levels deep")
     request_id = raw.get("id")
     if isinstance(request_id, bool) or not isinstance(request_id, (str, int)):
         request_id = None
+    if _too_deep(raw):
+        message = f"payload nests lists and objects over {MAX_DEPTH} levels deep"
+        raise CommandError(message, request_id)
     try:
         return SetCommand.model_validate(raw)
     except ValidationError as exc:
