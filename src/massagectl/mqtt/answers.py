@@ -54,15 +54,21 @@ class TokenBucket:
 
 
 class ErrorThrottle:
-    """Lets error messages through at most :data:`ERRORS_PER_S` a second; the count of those
-    held back is handed to ``report`` :data:`SUPPRESSED_REPORT_S` after the first of them."""
+    """Lets error messages through at most ``rate`` a second (bursts of ``burst``); the count
+    of those held back is handed to ``report`` :data:`SUPPRESSED_REPORT_S` after the first of
+    them (with a rate of 0, it only counts)."""
 
     def __init__(
-        self, report: Callable[[int], None], *, clock: Callable[[], float] = time.monotonic
+        self,
+        report: Callable[[int], None],
+        *,
+        rate: float = ERRORS_PER_S,
+        burst: int = ERROR_BURST,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._report_to = report
         self._clock = clock
-        self._bucket = TokenBucket(ERRORS_PER_S, ERROR_BURST)
+        self._bucket = TokenBucket(rate, burst)
         #: Errors held back since the last count was reported.
         self.suppressed = 0
         self._timer: asyncio.TimerHandle | None = None

@@ -33,6 +33,7 @@ from . import payloads
 from .answers import ErrorThrottle, suppressed_doc
 from .broker import Broker, broker_error
 from .device_host import DeviceHost
+from .inbox import MAX_UNREAD, Inbox, inbox_for
 from .outbox import Outbox
 from .topics import (
     DEFAULT_DISCOVERY_PREFIX,
@@ -105,6 +106,11 @@ class Gateway:
         self.broker_error = ""
         # Answers to commands for devices this gateway does not have are rate-limited too.
         self._errors = ErrorThrottle(self._report_suppressed)
+        # Messages dropped unread in a flood are counted, and the count said once a second.
+        self._unread_dropped = ErrorThrottle(self._report_unread_dropped, rate=0, burst=0)
+        self._inbox = inbox_for(self._dropped_unread, self._inbox_opened)
+        #: The inbox of the newest broker client (read directly when messages wait).
+        self._unread: Inbox | None = None
 
     async def run(self) -> None:
         """Serve until cancelled; then stop every device and say goodbye on the broker."""
@@ -131,6 +137,7 @@ class Gateway:
             # Each host stops its device as its task unwinds (the device layer's STOP on exit).
             await asyncio.gather(broker_loop, *host_tasks, return_exceptions=True)
             self._errors.close()
+            self._unread_dropped.close()
             await self._goodbye()
 
     async def _broker_loop(self) -> None:
@@ -157,7 +164,10 @@ class Gateway:
     def _client(self) -> aiomqtt.Client:
         will = aiomqtt.Will(self.topics.status, OFFLINE.encode(), qos=1, retain=True)
         return self.broker.client(
-            f"massagectl-{self.topics.gateway}", will=will, protocol=aiomqtt.ProtocolVersion.V5
+            f"massagectl-{self.topics.gateway}",
+            will=will,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            incoming=self._inbox,
         )
 
     async def _session(self) -> None:
@@ -208,18 +218,26 @@ class Gateway:
                 await self.outbox.wake.wait()
 
     async def _listen(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            topic = message.topic.value
-            payload = (
-                message.payload
-                if isinstance(message.payload, bytes)
-                else str(message.payload).encode()
-            )
-            try:
-                self._handle(topic, payload, retained=bool(message.retain))
-            except Exception as exc:  # one message must never end the listener
-                _log.warning("%s: could not handle a message: %r", topic, exc)
-                self._error(f"could not handle this message: {type(exc).__name__}", topic, payload)
+        inbox = self._unread
+        async for first in client.messages:
+            message: aiomqtt.Message | None = first
+            while message is not None:
+                self._read(message)
+                # What else waits is read at once: aiomqtt's iterator costs a task and a wait
+                # for each message, which in a flood left the gateway reading slower than the
+                # broker delivered (and a stop waiting behind the backlog).
+                message = inbox.take_nowait() if inbox is not None else None
+
+    def _read(self, message: aiomqtt.Message) -> None:
+        topic = message.topic.value
+        payload = (
+            message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+        )
+        try:
+            self._handle(topic, payload, retained=bool(message.retain))
+        except Exception as exc:  # one message must never end the listener
+            _log.warning("%s: could not handle a message: %r", topic, exc)
+            self._error(f"could not handle this message: {type(exc).__name__}", topic, payload)
 
     def _handle(self, topic: str, payload: bytes, *, retained: bool) -> None:
         """One message from the broker: Home Assistant's status, or a device's command."""
@@ -249,6 +267,24 @@ class Gateway:
         if self._errors.allow():
             doc = payloads.error_payload(message, topic=topic, payload=payload)
             self.outbox.send(self.topics.error, payloads.dumps(doc))
+
+    def _inbox_opened(self, inbox: Inbox) -> None:
+        self._unread = inbox
+
+    def _dropped_unread(self, message: aiomqtt.Message) -> None:
+        self._unread_dropped.allow()  # never allowed: only counted, and the count said
+
+    def _report_unread_dropped(self, count: int) -> None:
+        message = (
+            f"{count} commands were dropped unread: overtaken by a stop, or more than "
+            f"{MAX_UNREAD} were waiting to be read (a stop is never dropped)"
+        )
+        _log.warning("broker: %s", message)
+        doc = payloads.error_payload(
+            message, topic=f"{self.topics.prefix}/{self.topics.gateway}/+/set"
+        )
+        doc["dropped"] = count
+        self.outbox.send(self.topics.error, payloads.dumps(doc))
 
     def _report_suppressed(self, count: int) -> None:
         doc = suppressed_doc(count, f"{self.topics.prefix}/{self.topics.gateway}/+/set")
