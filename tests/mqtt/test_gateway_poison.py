@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 
 import pytest
@@ -20,6 +22,7 @@ from massagectl.errors import MassagectlError
 
 from .broker import Mosquitto
 from .gateway_support import WAIT_S, Rig, eventually, retained_now, rig, settings_received
+from .support import BridgeProcess, SimProcess, cli, mqtt_address, speed_is, speeds_sent
 
 WAND, PAD = "sim:omp-wand-heat", "sim:omp-heat-pad"
 
@@ -130,3 +133,40 @@ async def test_a_device_task_that_ends_ends_the_gateway_with_every_device_stoppe
     kept = await retained_now(broker, "massagectl/gw/#", expect=["massagectl/gw/status"])
     assert kept["massagectl/gw/status"] == b"offline"
     assert json.loads(kept["massagectl/gw/pad/state"])["connected"] is False
+
+
+# --- end to end: the real bridge, payloads typed at mosquitto_pub ---------------------------
+
+MOSQUITTO_PUB = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
+
+
+def test_poison_typed_at_mosquitto_pub_changes_nothing_and_the_bridge_goes_on(
+    broker: Mosquitto,
+) -> None:
+    sim = SimProcess("omp-wand-heat", commands=True)
+    try:
+        with BridgeProcess(broker.url, [f"wand={sim.address()}"], gateway="gw-p") as bridge:
+            topic = "massagectl/gw-p/wand/set"
+            deep = json.dumps({"run": {"name": "d", "title": "D", "steps": nested_lists(600)}})
+            for payload in (
+                '{"stop": true, "stop": null, "speed": 50}',
+                '{"speed_level": ' + "7" * 5000 + "}",
+                deep,
+            ):
+                where = ["-h", "127.0.0.1", "-p", str(broker.port), "-t", topic]
+                done = subprocess.run(
+                    [MOSQUITTO_PUB, *where, "-m", payload],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                )
+                assert done.returncode == 0, done.stderr
+            # Carried out after all three: the bridge is still taking commands.
+            done = cli("set", "--device", mqtt_address(broker.port, "gw-p", "wand"), "--speed", "2")
+            assert done.returncode == 0, done.stderr
+            sim.wait_for(speed_is(2))
+            assert speeds_sent(sim) == [2], sim.commands
+            assert bridge.proc.poll() is None
+            assert "Traceback" not in "\n".join(bridge.lines)
+    finally:
+        sim.close()
