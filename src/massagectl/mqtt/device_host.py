@@ -150,6 +150,7 @@ class DeviceHost:
                 stop_listening()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(worker, poller, return_exceptions=True)
+                await self.dispatch.settle()
             self.massager = None
 
     def _went_offline(self, why: str) -> None:

@@ -167,11 +167,10 @@ class Dispatcher:
         else:
             self.answers.done(command.id)
 
-    async def close(self) -> None:
+    async def settle(self) -> None:
         """Wait for the stops still under way (the device is going away)."""
         if self._stops:
             await asyncio.gather(*self._stops, return_exceptions=True)
-        self.answers.close()
 
 
 def _named(exc: BaseException) -> str:

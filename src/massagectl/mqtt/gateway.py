@@ -138,6 +138,8 @@ class Gateway:
             await asyncio.gather(broker_loop, *host_tasks, return_exceptions=True)
             self._errors.close()
             self._unread_dropped.close()
+            for host in self.hosts.values():
+                host.dispatch.answers.close()
             await self._goodbye()
 
     async def _broker_loop(self) -> None:
