@@ -7,7 +7,8 @@ every millisecond (it catches up after a slow moment rather than falling behind 
 prints ``flooding`` once connected and ``sent N`` at the end.
 
 ``--kind valid`` sends speed commands (the levels 1 to 9 in turn, so that each one changes the
-device); ``--kind invalid`` sends payloads that are not JSON.
+device), ``--kind with-ids`` the same with an ``id`` each (every one is answered), ``--kind
+invalid`` payloads that are not JSON.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def payload(kind: str, i: int) -> bytes:
     """The i-th message of a flood of ``kind``."""
     if kind == "valid":
         return f'{{"speed_level": {1 + i % 9}}}'.encode()
+    if kind == "with-ids":
+        return f'{{"speed_level": {1 + i % 9}, "id": {i}}}'.encode()
     return f"not a command {i}".encode()
 
 
@@ -37,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topic", required=True)
     parser.add_argument("--rate", type=float, required=True, help="messages a second")
     parser.add_argument("--seconds", type=float, required=True)
-    parser.add_argument("--kind", choices=("valid", "invalid"), default="valid")
+    parser.add_argument("--kind", choices=("valid", "with-ids", "invalid"), default="valid")
     args = parser.parse_args(argv)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"flood-{time.time_ns()}")
     client.connect("127.0.0.1", args.port, keepalive=30)

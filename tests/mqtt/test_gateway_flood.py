@@ -125,15 +125,18 @@ async def assert_nothing_runs_after_a_final_stop(rig_: Rig, sim: SimulatedDevice
     assert not sim.state.active
 
 
-@pytest.mark.parametrize("rate", [500, 10_000])
+@pytest.mark.parametrize(
+    ("rate", "kind"), [(500, "valid"), (10_000, "valid"), (10_000, "with-ids")]
+)
 async def test_a_stop_gets_through_a_flood_of_commands_and_nothing_queued_runs_after_it(
-    broker: Mosquitto, rate: int
+    broker: Mosquitto, rate: int, kind: str
 ) -> None:
     async with answers_rig(broker) as r:
         sim = r.run.sim("wand")
+        since = r.obs.mark()
         watch = Watch(r)
         try:
-            async with flood(broker, r.run.device("wand").set, rate, "valid") as proc:
+            async with flood(broker, r.run.device("wand").set, rate, kind) as proc:
                 await eventually(lambda: sim.state.active, "the flood sets the wand going")
                 await asyncio.sleep(FLOOD_S / 3)
                 await stop_reaches(r, sim)
@@ -147,6 +150,13 @@ async def test_a_stop_gets_through_a_flood_of_commands_and_nothing_queued_runs_a
         assert not watch.disconnected, "the gateway lost its broker in the flood"
         grew = watch.peak_mb - watch.start_mb
         assert grew < RSS_GROWTH_MB, f"memory grew by {grew:.0f} MB in the flood"
+        if kind == "with-ids":
+            # Commands replaced before they ran are said dropped, at most 100 a second.
+            replies = [m.json() for m in r.obs.on(r.run.device("wand").reply, since=since)]
+            dropped = [doc for doc in replies if doc.get("kind") == "dropped"]
+            assert dropped, replies[-3:]
+            assert dropped[0]["error"].startswith("dropped: ")
+            assert len(dropped) <= 100 + 100 * (FLOOD_S + 2), len(dropped)
 
 
 async def test_a_flood_of_bad_payloads_keeps_the_broker_and_the_error_topic_calm(

@@ -29,6 +29,9 @@ _log = logging.getLogger(__name__)
 ERRORS_PER_S: Final = 20.0
 #: And at most this many at once.
 ERROR_BURST: Final = 20
+#: Replies saying a command was dropped, per second on average, and at most at once.
+DROP_REPLIES_PER_S: Final = 100.0
+DROP_REPLY_BURST: Final = 100
 #: How long after the first held-back error its count is published.
 SUPPRESSED_REPORT_S: Final = 1.0
 
@@ -120,6 +123,8 @@ class Answers:
         self.topics = topics
         self.outbox = outbox
         self.throttle = ErrorThrottle(self._report_suppressed, clock=clock)
+        self._clock = clock
+        self._drop_replies = TokenBucket(DROP_REPLIES_PER_S, DROP_REPLY_BURST)
 
     def error(
         self, message: str, *, request_id: str | int | None = None, payload: bytes = b""
@@ -147,16 +152,23 @@ class Answers:
         self.error(message, request_id=request_id)
         self.reply_error(request_id, message, kind)
 
-    def reply_error(self, request_id: str | int | None, message: str, kind: str) -> None:
+    def reply_error(
+        self, request_id: str | int | None, message: str, kind: str, *, qos: int = 1
+    ) -> None:
         """Only the reply of a refusal (for commands that carried an ``id``)."""
         if request_id is not None:
             reply = payloads.reply_payload(request_id, error=message, kind=kind)
-            self.outbox.send(self.topics.reply, payloads.dumps(reply))
+            self.outbox.send(self.topics.reply, payloads.dumps(reply), qos=qos)
 
     def dropped(self, drop: Dropped) -> None:
         """A command accepted but not carried out: its sender hears of it if it gave an ``id``
         (the error topic is not told: a sender in a hurry would flood it)."""
-        self.reply_error(drop.command.id, f"dropped: {drop.reason.value}", "dropped")
+        # QoS 0: there is one for every command a flood replaces, and waiting for the broker's
+        # acknowledgement of each held the publisher (and the stop's own reply) behind them.
+        if drop.command.id is None or not self._drop_replies.allow(self._clock()):
+            return
+        message = f"dropped: {drop.reason.value}"
+        self.reply_error(drop.command.id, message, "dropped", qos=0)
 
     def done(self, request_id: str | int | None) -> None:
         """A command carried out: the reply holds the state just after it."""
