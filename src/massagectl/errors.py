@@ -56,3 +56,8 @@ class DeviceRefused(DeviceError):
 
 class ProtocolError(DeviceError):
     """Bytes that break the protocol: a bad frame, a bad CRC, an answer that makes no sense."""
+
+
+class TaskFailed(MassagectlError):
+    """A task that should run for as long as massagectl does ended unexpectedly; the devices
+    it served have been stopped."""
