@@ -35,6 +35,7 @@ from .topics import (
     ONLINE,
     GatewayTopics,
     check_id,
+    check_prefix,
     split_device_topic,
 )
 
@@ -70,6 +71,9 @@ class Gateway:
         journal: Path | None = None,
     ) -> None:
         check_id(gateway_id, "gateway id")
+        check_prefix(prefix, "--prefix")
+        if discovery_prefix is not None:
+            check_prefix(discovery_prefix, "--discovery-prefix")
         names = [check_id(d.name, "device name") for d in devices]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
