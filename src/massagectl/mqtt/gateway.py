@@ -146,6 +146,10 @@ class Gateway:
 
     def _client(self) -> aiomqtt.Client:
         will = aiomqtt.Will(self.topics.status, OFFLINE.encode(), qos=1, retain=True)
+        # The same id on every start, on purpose: a restarted gateway takes the place of a
+        # connection its crashed predecessor left open, whose will would otherwise say
+        # "offline" long after the new one said "online". Other users cannot take it on a
+        # broker configured as docs/mqtt.md says (client ids are the user names there).
         return self.broker.client(
             f"massagectl-{self.topics.gateway}", will=will, protocol=aiomqtt.ProtocolVersion.V5
         )
