@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qsl
 
-from .errors import AddressError
+from .errors import AddressError, UsageError
+from .mqtt.topics import check_id, quoted
 
 Scheme = Literal["sim", "serial", "tcp", "ble", "mqtt"]
 DEFAULT_PROFILE = "omp"
@@ -149,6 +150,11 @@ def _host_port(text: str, hostport: str) -> tuple[str, int]:
         raise AddressError(f"device address {text!r}: {reason}") from None
 
 
+def _short(text: str) -> str:
+    """The address quoted for a message; a very long one is cut short."""
+    return quoted(text) if len(text) > 200 else repr(text)
+
+
 def _parse_mqtt(text: str) -> DeviceAddress:
     scheme, _, rest = text.partition("://")
     parts = rest.split("/")
@@ -162,6 +168,13 @@ def _parse_mqtt(text: str) -> DeviceAddress:
             f"device address {shown!r}: expected mqtt://BROKER[:PORT]/GATEWAY/DEVICE"
         )
     broker, gateway, device = parts
+    # Each becomes one level of the topics the client subscribes and publishes to: a wildcard
+    # or an over-long name would make those invalid (or match other gateways' topics).
+    for value, what in ((gateway, "gateway"), (device, "device")):
+        try:
+            check_id(value, what)
+        except UsageError as exc:
+            raise AddressError(f"device address {_short(shown)}: {exc}") from None
     tls = scheme == "mqtts"
     if hostport.startswith("[") or ":" in hostport:
         host, port = _host_port(shown, hostport)

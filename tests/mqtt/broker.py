@@ -25,7 +25,8 @@ def free_port() -> int:
 
 class Mosquitto:
     """One broker process. ``users`` turns authentication on; ``tls`` is ``(cafile, certfile,
-    keyfile)`` for a TLS listener (then ``port`` speaks TLS only)."""
+    keyfile)`` for a TLS listener (then ``port`` speaks TLS only); ``options`` are further
+    ``mosquitto.conf`` lines."""
 
     def __init__(
         self,
@@ -33,6 +34,7 @@ class Mosquitto:
         users: dict[str, str] | None = None,
         tls: tuple[Path, Path, Path] | None = None,
         acl: str | None = None,
+        options: tuple[str, ...] = (),
     ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="massagectl-mosquitto-"))
         self.port = free_port()
@@ -57,6 +59,7 @@ class Mosquitto:
         if acl is not None:
             (self.dir / "acl").write_text(acl)
             lines.append(f"acl_file {self.dir / 'acl'}")
+        lines += [line for line in options if line not in lines]
         if tls is not None:
             cafile, certfile, keyfile = tls
             lines += [f"cafile {cafile}", f"certfile {certfile}", f"keyfile {keyfile}"]

@@ -18,7 +18,7 @@ import aiomqtt
 
 from ..errors import LinkError
 from .broker import Broker, broker_error
-from .topics import DEFAULT_PREFIX, ONLINE
+from .topics import DEFAULT_PREFIX, ONLINE, check_prefix, split_prefixed
 
 #: Retained messages arrive at once; this much quiet after the last one means "that was all".
 QUIET_S: Final = 0.3
@@ -77,22 +77,23 @@ class Fleet:
 
     def take(self, topic: str, payload: bytes) -> None:
         """One retained message."""
-        parts = topic.split("/")
-        if len(parts) < 3 or parts[0] != self.prefix:
+        # The prefix may have several levels: it is cut off whole, the rest is GW[/DEV]/LEAF.
+        parts = split_prefixed(topic, self.prefix)
+        if parts is None or len(parts) < 2:
             return
-        gateway = self.gateways.setdefault(parts[1], FleetGateway(parts[1]))
-        if len(parts) == 3 and parts[2] == "status":
+        gateway = self.gateways.setdefault(parts[0], FleetGateway(parts[0]))
+        if len(parts) == 2 and parts[1] == "status":
             gateway.online = payload.strip() == ONLINE.encode()
             return
-        if len(parts) != 4:
+        if len(parts) != 3:
             return
-        leaf = parts[3]
+        leaf = parts[2]
         if leaf not in ("availability", "info", "state"):
             return
         if not payload:  # a cleared topic: the device is gone
-            gateway.devices.pop(parts[2], None)
+            gateway.devices.pop(parts[1], None)
             return
-        device = gateway.devices.setdefault(parts[2], FleetDevice(parts[1], parts[2]))
+        device = gateway.devices.setdefault(parts[1], FleetDevice(parts[0], parts[1]))
         if leaf == "availability":
             device.available = payload.strip() == ONLINE.encode()
             return
@@ -108,6 +109,7 @@ class Fleet:
 
 async def read_fleet(broker: Broker, *, prefix: str = DEFAULT_PREFIX, wait_s: float = 3.0) -> Fleet:
     """Collect the retained fleet from the broker: until quiet, at most ``wait_s`` seconds."""
+    check_prefix(prefix, "--prefix")
     fleet = Fleet(prefix)
     try:
         async with broker.client(f"massagectl-fleet-{uuid.uuid4().hex[:8]}") as client:

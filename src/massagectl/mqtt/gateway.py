@@ -42,6 +42,7 @@ from .topics import (
     ONLINE,
     GatewayTopics,
     check_id,
+    check_prefix,
     split_device_topic,
 )
 
@@ -77,6 +78,9 @@ class Gateway:
         journal: Path | None = None,
     ) -> None:
         check_id(gateway_id, "gateway id")
+        check_prefix(prefix, "--prefix")
+        if discovery_prefix is not None:
+            check_prefix(discovery_prefix, "--discovery-prefix")
         names = [check_id(d.name, "device name") for d in devices]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -147,14 +151,18 @@ class Gateway:
         while True:
             try:
                 await self._session()
-            except aiomqtt.MqttError as exc:
-                self._broker_lost(broker_error(self.broker, exc))
+            except (aiomqtt.MqttError, OSError) as exc:
+                # OSError: the broker closed the socket under the client (another connection
+                # took its client id over, say) while paho was using it. Lost like any other.
+                if self._broker_lost(broker_error(self.broker, exc)):
+                    # A connection that was up starts the backoff afresh: a single drop is
+                    # retried at once, not after the wait an earlier outage had grown to.
+                    delay = BROKER_BACKOFF_INITIAL_S
             await asyncio.sleep(delay)
             delay = min(delay * 2, BROKER_BACKOFF_MAX_S)
-            if self.connected.is_set():
-                delay = BROKER_BACKOFF_INITIAL_S
 
-    def _broker_lost(self, why: str) -> None:
+    def _broker_lost(self, why: str) -> bool:
+        """Mark the broker lost; whether the connection had been up."""
         was_up = self.connected.is_set()
         self.connected.clear()
         if why != self.broker_error or was_up:
@@ -162,9 +170,14 @@ class Gateway:
         self.broker_error = why
         for host in self.hosts.values():
             host.broker_lost()
+        return was_up
 
     def _client(self) -> aiomqtt.Client:
         will = aiomqtt.Will(self.topics.status, OFFLINE.encode(), qos=1, retain=True)
+        # The same id on every start, on purpose: a restarted gateway takes the place of a
+        # connection its crashed predecessor left open, whose will would otherwise say
+        # "offline" long after the new one said "online". Other users cannot take it on a
+        # broker configured as docs/mqtt.md says (client ids are the user names there).
         return self.broker.client(
             f"massagectl-{self.topics.gateway}",
             will=will,
@@ -306,7 +319,7 @@ class Gateway:
                 for message in self.outbox.take():
                     if message.retain:
                         await client.publish(message.topic, message.payload, qos=1, retain=True)
-        except (aiomqtt.MqttError, TimeoutError) as exc:
+        except (aiomqtt.MqttError, OSError) as exc:  # TimeoutError is an OSError
             _log.warning("broker: could not say goodbye: %s", broker_error(self.broker, exc))
 
 

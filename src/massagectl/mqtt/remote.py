@@ -52,7 +52,14 @@ class MqttTransport(Transport):
         self.address = address
         self.broker = broker
         self.topics = DeviceTopics(address.gateway, address.device)
-        self.client_id = f"massagectl-{uuid.uuid4().hex[:12]}"
+        #: The MQTT client id: random, and told to nobody but the broker. Whoever knows a
+        #: connection's client id can take it over (the broker then closes it and publishes
+        #: its will), so it is never the name the commands carry. A broker configured as
+        #: docs/mqtt.md says replaces it with the user name anyway.
+        self.client_id = f"massagectl-{uuid.uuid4().hex}"
+        #: The name this client gives itself in its commands and its will (the gateway's
+        #: ``owner``): public, and no use for taking over the connection.
+        self.owner = f"client-{uuid.uuid4().hex[:12]}"
         self.profile: Profile | None = None
         self.info: DeviceInfo | None = None
         self.state: DeviceState | None = None
@@ -72,7 +79,7 @@ class MqttTransport(Transport):
             await self._drop_client()  # a reconnect: the old connection is gone or going
         will = aiomqtt.Will(
             self.topics.set,
-            payloads.dumps({"stop": True, "if_owner": self.client_id, "client": self.client_id}),
+            payloads.dumps({"stop": True, "if_owner": self.owner, "client": self.owner}),
             qos=1,
         )
         client = self.broker.client(self.client_id, will=will)
@@ -249,8 +256,8 @@ class RemoteDriver(Driver):
         if command.kind in (CommandKind.STATUS, CommandKind.PING):
             return  # the gateway publishes the state; it also keeps the device fed
         self._counter += 1
-        request_id = f"{self._link.client_id}-{self._counter}"
-        body: dict[str, Any] = {"id": request_id, "client": self._link.client_id}
+        request_id = f"{self._link.owner}-{self._counter}"
+        body: dict[str, Any] = {"id": request_id, "client": self._link.owner}
         body.update(_fields(command))
         waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = waiter
@@ -297,7 +304,7 @@ class RemoteDriver(Driver):
 
     def unanswered_stop(self) -> bytes | None:
         """A stop for the gateway, published without waiting for its reply."""
-        return payloads.dumps({"stop": True, "client": self._link.client_id})
+        return payloads.dumps({"stop": True, "client": self._link.owner})
 
 
 def _fields(command: Command) -> dict[str, Any]:
