@@ -30,6 +30,7 @@ from typing import Any
 
 from .clock import Clock, MonotonicClock, Signal, first_of
 from .drivers.base import (
+    BAD_REPORT,
     Command,
     CommandKind,
     DeviceInfo,
@@ -38,6 +39,7 @@ from .drivers.base import (
     StateSink,
     driver_for,
 )
+from .drivers.checks import BadDeviceReport, check_state, describe
 from .errors import DeviceError, LinkLost, ValueOutOfRange
 from .mapping import fraction_to_level, heat_name_to_level
 from .profiles import Profile
@@ -103,6 +105,9 @@ class Massager:
         #: True from a successful connect until close: commands are taken only then.
         self._running = False
         self._made_active = False
+        #: Set once the device reported what cannot be: it is stopped on the way out, even if
+        #: this host did not start it (nothing it says about itself can be trusted).
+        self._reported_bad = False
         self._leave_running = False
         self._lost: LinkLost | None = None
         #: Set when the driver's feed raised: this connection's bytes are not fed any more.
@@ -184,7 +189,8 @@ class Massager:
     async def close(self, *, stop: bool = True) -> None:
         """Stop the device (if this host made it active) and close the link."""
         try:
-            if stop and self._made_active and self._lost is None and self._info is not None:
+            must_stop = self._made_active or self._reported_bad
+            if stop and must_stop and self._lost is None and self._info is not None:
                 try:
                     async with asyncio.timeout(STOP_ON_EXIT_TIMEOUT_S):
                         await self.stop()
@@ -247,8 +253,11 @@ class Massager:
         return unsubscribe
 
     async def status(self) -> DeviceState:
-        """Ask the device for its state now."""
+        """Ask the device for its state now; :class:`~massagectl.drivers.checks.BadDeviceReport`
+        if it reports a value that cannot be."""
         await self._submit(CommandKind.STATUS, 0)
+        if self._state.bad_values:
+            raise BadDeviceReport(self.name, self._state.bad_values)
         return self._state
 
     # --- commands ----------------------------------------------------------------------
@@ -547,9 +556,26 @@ class Massager:
     def _on_state(self, state: DeviceState) -> None:
         self._set_state(state)
 
+    def _checked(self, state: DeviceState, info: DeviceInfo) -> DeviceState:
+        """The state with what cannot be in it marked (see :mod:`massagectl.drivers.checks`)."""
+        bad = check_state(state, info)
+        if bad == state.bad_values:
+            return state
+        faults = tuple(f for f in state.faults if f != BAD_REPORT)
+        if bad:
+            self._reported_bad = True
+            if bad != self._state.bad_values:
+                # Debug only: the person hears of it once, from whoever acts on it (the run's
+                # fault, status's error), not from every state that carries it.
+                _log.debug("%s: the device reported what cannot be: %s", self.name, describe(bad))
+            faults += (BAD_REPORT,)
+        return dataclasses.replace(state, faults=faults, bad_values=bad)
+
     def _set_state(self, state: DeviceState, *, connected: bool = True) -> None:
         if state.connected != connected:
             state = dataclasses.replace(state, connected=connected)
+        if connected and self._info is not None:
+            state = self._checked(state, self._info)
         if self._envelope is not None and state.connected:
             self._envelope.observe(state, self.clock.now())
             # Only when the guard's deadline moved: every STATUS comes here, and waking the

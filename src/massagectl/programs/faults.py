@@ -43,13 +43,15 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from ..device import Massager
-from ..drivers.base import HEAT_OFF_BY_DEVICE, STOPPED_BY_DEVICE, DeviceState
+from ..drivers.base import BAD_REPORT, HEAT_OFF_BY_DEVICE, STOPPED_BY_DEVICE, DeviceState
+from ..drivers.checks import describe
 from ..errors import DeviceError, DeviceRefused
 
 _log = logging.getLogger(__name__)
 
-#: Faults that end a run, and what each means for the person.
+#: Faults that end a run, and what each means for the person (BAD_REPORT: the values it names).
 ENDS_RUN: Final[dict[str, str]] = {
+    BAD_REPORT: "it reported a value that cannot be",
     "MOTOR": "its motor stalled",
     "OVERHEAT": "its heater got too hot and cut out",
     STOPPED_BY_DEVICE: (
@@ -74,8 +76,14 @@ WARNS: Final[dict[str, str]] = {
     ),
 }
 #: Faults already present at the start that end the run at once (the others are left over:
-#: a watchdog stop or an auto-off from before clear with the run's first command).
-ENDS_RUN_AT_START: Final = frozenset({"MOTOR", "OVERHEAT"})
+#: a watchdog stop or an auto-off from before clear with the run's first command). A value that
+#: cannot be (BAD_REPORT) and a fault of no table here end it at once too.
+ENDS_RUN_AT_START: Final = frozenset({"MOTOR", "OVERHEAT", BAD_REPORT})
+#: Why a fault this module does not know ends the run: the device says something is wrong, and
+#: what it means, and so whether going on is safe, nobody here can tell.
+UNKNOWN_FAULT: Final = (
+    "a fault massagectl does not know, so it cannot tell whether going on is safe"
+)
 #: A battery level at or below this is low, for a device that reports a level but no fault.
 LOW_BATTERY_PCT: Final = 15
 #: This many refused commands in a row from one device end the run.
@@ -152,10 +160,10 @@ class FaultWatch:
             w.retries = m.driver.retries
             state = m.state
             w.faults = frozenset(state.faults)
-            blocking = sorted(w.faults & ENDS_RUN_AT_START)
+            blocking = sorted(f for f in w.faults if f in ENDS_RUN_AT_START or not _known(f))
             if blocking:
                 fault = blocking[0]
-                self._end(w, fault, ENDS_RUN[fault], when=" before the run started")
+                self._end(w, fault, _why(fault, state), when=" before the run started")
             self._check_battery(w, state, at_start=True)
             self._unsubscribe.append(m.subscribe(functools.partial(self._on_state, w)))
 
@@ -213,8 +221,8 @@ class FaultWatch:
         faults = frozenset(state.faults)
         new, w.faults = faults - w.faults, faults
         for fault in sorted(new):
-            if fault in ENDS_RUN:
-                self._end(w, fault, ENDS_RUN[fault])
+            if fault in ENDS_RUN or not _known(fault):
+                self._end(w, fault, _why(fault, state))
             elif fault == "LOW_BATTERY":
                 self._warn_battery(w, state)
             elif fault in WARNS:
@@ -261,6 +269,17 @@ class FaultWatch:
         if w is None or w.massager is not m:
             raise KeyError(m.name)
         return w
+
+
+def _known(fault: str) -> bool:
+    return fault in ENDS_RUN or fault in RESTARTS or fault in WARNS
+
+
+def _why(fault: str, state: DeviceState) -> str:
+    """What a fault that ends the run means for the person."""
+    if fault == BAD_REPORT:
+        return f"it reported what cannot be: {describe(state.bad_values)}"
+    return ENDS_RUN.get(fault, UNKNOWN_FAULT)
 
 
 def _count(n: int, what: str) -> str:
