@@ -176,3 +176,15 @@ def test_a_run_ends_on_a_fault_bit_nobody_defined() -> None:
     assert "FAULT_BIT5" in line, line
     assert "a fault massagectl does not know" in line, line
     _ended_at_rest(sim)
+
+
+def test_set_for_ends_the_hold_when_the_device_starts_lying() -> None:
+    # Held for a minute; 3 s in, the device says it runs at speed 255.
+    with lying("omp-wand-heat", "lie-speed=255@3") as sim:
+        done = massagectl("set", "--device", sim.address, "--speed", "4", "--for", "60s")
+        sim.close()
+    assert done.returncode == 3, (done.stdout, done.stderr)
+    assert "speed 255 is outside 0..10" in _one_error_line(done)
+    assert "stopped after" not in done.stdout
+    assert ("SET_SPEED", "4") in sim.commands
+    _ended_at_rest(sim)
