@@ -8,7 +8,9 @@ What it guarantees, whatever the protocol:
 
 * it connects by the protocol's greeting and takes the device's capabilities (OMP/1's INFO, or
   the profile where a device cannot tell);
-* it refuses an out-of-range value before anything is sent;
+* it refuses an out-of-range value before anything is sent, and checks every state the device
+  reports against its range and physical bounds (:mod:`massagectl.drivers.checks`): a device
+  that reported what cannot be is stopped on the way out, even if this host did not start it;
 * it paces writes as the protocol or profile asks, coalescing so that only the newest setpoint
   goes out, and STOP overtakes every setpoint still waiting;
 * it keeps the device fed while it is active where the protocol has a watchdog or keepalive;
@@ -30,7 +32,6 @@ from typing import Any
 
 from .clock import Clock, MonotonicClock, Signal, first_of
 from .drivers.base import (
-    BAD_REPORT,
     Command,
     CommandKind,
     DeviceInfo,
@@ -39,7 +40,7 @@ from .drivers.base import (
     StateSink,
     driver_for,
 )
-from .drivers.checks import BadDeviceReport, check_state, describe
+from .drivers.checks import BadDeviceReport, marked
 from .errors import DeviceError, LinkLost, ValueOutOfRange
 from .mapping import fraction_to_level, heat_name_to_level
 from .profiles import Profile
@@ -556,26 +557,12 @@ class Massager:
     def _on_state(self, state: DeviceState) -> None:
         self._set_state(state)
 
-    def _checked(self, state: DeviceState, info: DeviceInfo) -> DeviceState:
-        """The state with what cannot be in it marked (see :mod:`massagectl.drivers.checks`)."""
-        bad = check_state(state, info)
-        if bad == state.bad_values:
-            return state
-        faults = tuple(f for f in state.faults if f != BAD_REPORT)
-        if bad:
-            self._reported_bad = True
-            if bad != self._state.bad_values:
-                # Debug only: the person hears of it once, from whoever acts on it (the run's
-                # fault, status's error), not from every state that carries it.
-                _log.debug("%s: the device reported what cannot be: %s", self.name, describe(bad))
-            faults += (BAD_REPORT,)
-        return dataclasses.replace(state, faults=faults, bad_values=bad)
-
     def _set_state(self, state: DeviceState, *, connected: bool = True) -> None:
         if state.connected != connected:
             state = dataclasses.replace(state, connected=connected)
         if connected and self._info is not None:
-            state = self._checked(state, self._info)
+            state = marked(state, self._info)
+            self._reported_bad = self._reported_bad or bool(state.bad_values)
         if self._envelope is not None and state.connected:
             self._envelope.observe(state, self.clock.now())
             # Only when the guard's deadline moved: every STATUS comes here, and waking the

@@ -23,11 +23,12 @@ The time left to a device's auto-off is not checked: any length is possible, and
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Final
 
 from ..errors import DeviceError
-from .base import BadValue, DeviceInfo, DeviceState
+from .base import BAD_REPORT, BadValue, DeviceInfo, DeviceState
 
 #: What a temperature sensor of a massager can read, °C (see the module notes).
 TEMPERATURE_C: Final = (-40.0, 125.0)
@@ -79,6 +80,17 @@ def check_state(state: DeviceState, info: DeviceInfo) -> tuple[BadValue, ...]:
     return tuple(bad)
 
 
+def marked(state: DeviceState, info: DeviceInfo) -> DeviceState:
+    """``state`` with what cannot be in it marked: the fault BAD_REPORT, and its bad values."""
+    bad = check_state(state, info)
+    if bad == state.bad_values:
+        return state
+    faults = tuple(f for f in state.faults if f != BAD_REPORT)
+    return dataclasses.replace(
+        state, faults=(*faults, BAD_REPORT) if bad else faults, bad_values=bad
+    )
+
+
 def _level_ok(value: object, top: int) -> bool:
     # A bool is an int to Python, but no level: a state built from a document (a gateway's)
     # could carry one.
@@ -100,4 +112,11 @@ def _battery_ok(value: object) -> bool:
     return type(value) is int and BATTERY_PCT[0] <= value <= BATTERY_PCT[1]
 
 
-__all__ = ["BATTERY_PCT", "TEMPERATURE_C", "BadDeviceReport", "check_state", "describe"]
+__all__ = [
+    "BATTERY_PCT",
+    "TEMPERATURE_C",
+    "BadDeviceReport",
+    "check_state",
+    "describe",
+    "marked",
+]

@@ -8,9 +8,12 @@ the commands the run sends, and decides, in one place:
   and the fault) when a device reports a fault that means it cannot or must not go on:
   ``MOTOR``, ``OVERHEAT`` (OMP/1's STATUS bits), ``STOPPED_BY_DEVICE`` (inferred by a driver for a
   device that reports no faults: it stopped by itself, and starting it again unasked would
-  override the person's own stop button or a fault), an empty battery, or
+  override the person's own stop button or a fault), an empty battery,
   :data:`MAX_REFUSALS_IN_A_ROW` refused commands in a row (a device that keeps refusing cannot
-  play the program, and cannot say why).
+  play the program, and cannot say why), ``BAD_REPORT`` (the device layer found a value that
+  cannot be in its state: the message names it), or a fault name none of the tables here knows
+  (an OMP/1 fault bit the protocol does not define, ``FAULT_BIT5``: whether going on is safe
+  nobody here can tell).
 - **Tell, and start the device again** for ``AUTO_OFF`` and ``WATCHDOG_STOP``: the device stopped
   on a timer of its own, and the protocol lets the next command start a new period. A device's
   auto-off (a percussion gun's 15 minutes, a chair's session) is shorter than many programs; a
@@ -23,9 +26,10 @@ the commands the run sends, and decides, in one place:
   level at or below :data:`LOW_BATTERY_PCT` from a device that has no such fault), for heat the
   device switched off by itself (``HEAT_OFF_BY_DEVICE``), and, at the end of the run, for broken
   frames the host had to drop and requests it had to send again.
-- A fault that is already there when the run starts: ``MOTOR`` and ``OVERHEAT`` end it at once
-  (the device cannot play the program); ``AUTO_OFF``, ``WATCHDOG_STOP`` and
-  ``STOPPED_BY_DEVICE`` are left from before and cleared by the run's first command.
+- A fault that is already there when the run starts: ``MOTOR``, ``OVERHEAT``, ``BAD_REPORT``
+  and an unknown fault end it at once (the device cannot play the program, or cannot be
+  trusted); ``AUTO_OFF``, ``WATCHDOG_STOP`` and ``STOPPED_BY_DEVICE`` are left from before and
+  cleared by the run's first command.
 
 :func:`stop_after_loss` is the last word to a device whose link is lost: it may still be running
 (a device with no watchdog of its own runs on until told). If the link is up but the device went

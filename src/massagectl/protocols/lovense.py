@@ -184,9 +184,7 @@ class Err:
 
 @dataclass(frozen=True, slots=True)
 class BatteryLevel:
-    """``85;``: the battery charge in percent, as sent (up to three digits, so even above 100:
-    whether the device can have it is the host's check, which tells of it rather than drop it).
-    """
+    """``85;``: the battery charge in percent, as sent (above 100 too: the host tells of it)."""
 
     percent: int
 
