@@ -188,3 +188,21 @@ def test_set_for_ends_the_hold_when_the_device_starts_lying() -> None:
     assert "stopped after" not in done.stdout
     assert ("SET_SPEED", "4") in sim.commands
     _ended_at_rest(sim)
+
+
+@pytest.mark.parametrize(
+    ("profile", "lie", "says"),
+    [
+        # OMP/1's STATUS carries the speed in one byte.
+        ("omp-wand-heat", "lie-speed=300", "room for a whole number from 0 to 255 there, not 300"),
+        # A Lovense device reports no speed, only its battery.
+        ("lovense-domi", "lie-speed=5", "lovense-domi has no speed in what it reports"),
+    ],
+)
+def test_a_lie_the_device_cannot_tell_is_refused_before_serving(
+    profile: str, lie: str, says: str
+) -> None:
+    done = massagectl("sim", profile, "--pty", "--fault", lie, timeout=10)
+    assert done.returncode == 2
+    assert says in _one_error_line(done)
+    assert done.stdout == ""
