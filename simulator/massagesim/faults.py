@@ -46,6 +46,8 @@ from typing import TYPE_CHECKING, Final
 from massagectl.errors import UsageError
 from massagectl.protocols.omp import AckCode
 
+from .lies import LIE_FAULTS, lie_problem, tell
+
 if TYPE_CHECKING:
     from .device import SimLink, SimulatedDevice
 
@@ -325,6 +327,8 @@ class FaultInjector:
             "low-battery": not profile.capabilities.battery and "no battery (it is mains powered)",
             "auto-off": self._device.firmware.auto_off_s is None and "no auto-off",
         }.get(spec.name)
+        if spec.name in LIE_FAULTS:
+            lacks = lie_problem(profile, spec.name, spec.value)
         if lacks:
             raise UsageError(f"--fault {spec.text}: {profile.name} has {lacks}")
 
@@ -357,6 +361,9 @@ class FaultInjector:
         elif name == "auto-off":
             assert value is not None
             self.set_auto_off(value)
+        elif name in LIE_FAULTS:
+            assert value is not None
+            tell(self._device.firmware.lies, name, value)
         else:  # parse_fault only makes known names
             raise AssertionError(name)
         _LOG.info("%s: fault %s injected", self._device.profile.name, spec.text)
@@ -417,6 +424,7 @@ FAULTS: Final[dict[str, tuple[bool | None, str]]] = {
     "battery": (True, "set the battery to PERCENT"),
     "low-battery": (False, "run the battery down to the profile's low-battery level"),
     "auto-off": (True, "the device's auto-off after SECONDS of continuous activity"),
+    **{name: (True, text) for name, (_, text) in LIE_FAULTS.items()},
 }
 
 _SPEC = re.compile(r"^(?P<name>[a-z-]+)(?:=(?P<value>[^@]+))?(?:@(?P<at>.+))?$")

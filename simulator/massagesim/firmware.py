@@ -147,7 +147,7 @@ class OmpFirmware(BaseFirmware):
         # Rounding the charge up makes the reported value <= low_battery_pct exactly when the
         # LOW_BATTERY fault is set, and 0 only once the device has actually run empty.
         battery = MAINS if s.battery_pct is None else min(100, math.ceil(s.battery_pct))
-        return Status(
+        status = Status(
             seq=seq,
             speed=s.speed,
             heat=s.heat,
@@ -157,6 +157,7 @@ class OmpFirmware(BaseFirmware):
             faults=s.faults,
             remaining_s=self._remaining_s(),
         )
+        return self.lies.omp(status)
 
     def _remaining_s(self) -> int:
         due = self._auto_off_at()

@@ -45,6 +45,7 @@ from massagectl.errors import ProfileError
 from massagectl.profiles import BuiltinProgram, Profile, all_profiles, get_profile
 from massagectl.protocols.omp import AckCode, Fault
 
+from .lies import Lies
 from .state import DeviceState
 from .thermal import ThermalModel
 from .timeline import CommandRecord, Timeline
@@ -122,6 +123,8 @@ class BaseFirmware:
         self._auto_off_due: float | None = None
         self._refusals = 0
         self._refusal_code = AckCode.REFUSED_FAULT
+        #: What the device reports instead of the truth (see :mod:`.lies`).
+        self.lies = Lies()
 
         s = self.state
         s.temperature_c = self.thermal.temperature_c

@@ -136,7 +136,8 @@ class LovenseFirmware(BaseFirmware):
         if args and word != "Status":
             return Err(), None
         if word == "Battery" and self.state.battery_pct is not None:
-            return BatteryLevel(min(100, math.ceil(self.state.battery_pct))), None
+            charge = min(100, math.ceil(self.state.battery_pct))
+            return BatteryLevel(self.lies.lovense_battery(charge)), None
         if word == "DeviceType" and self.profile.model_code:
             return DeviceType(self.profile.model_code, FIRMWARE, ADDRESS), None
         if word == "GetPatten":

@@ -157,7 +157,7 @@ class RongTaiFirmware(BaseFirmware):
         """The status notification for the state as of :attr:`now`."""
         s = self.state
         massage = s.speed > 0
-        return RongTaiStatus(
+        status = RongTaiStatus(
             running=self._on,
             technique=self._technique if massage else Technique.STOP,
             speed=s.speed,
@@ -167,6 +167,7 @@ class RongTaiFirmware(BaseFirmware):
             preset_minutes=self._preset_min,
             auto_program=s.program or (MANUAL_PROGRAM if massage else 0),
         )
+        return self.lies.rongtai(status)
 
     # --- the protocol side --------------------------------------------------------------------
 

@@ -78,7 +78,9 @@ class TheragunFirmware(BaseFirmware):
 
     def status(self) -> TheragunStatus:
         """The status notification for the state as of :attr:`now`."""
-        return TheragunStatus(running=self.state.speed > 0, rpm=self.state.speed)
+        return self.lies.theragun(
+            TheragunStatus(running=self.state.speed > 0, rpm=self.state.speed)
+        )
 
     # --- the protocol side --------------------------------------------------------------------
 

@@ -8,7 +8,9 @@ What it guarantees, whatever the protocol:
 
 * it connects by the protocol's greeting and takes the device's capabilities (OMP/1's INFO, or
   the profile where a device cannot tell);
-* it refuses an out-of-range value before anything is sent;
+* it refuses an out-of-range value before anything is sent, and checks every state the device
+  reports against its range and physical bounds (:mod:`massagectl.drivers.checks`): a device
+  that reported what cannot be is stopped on the way out, even if this host did not start it;
 * it paces writes as the protocol or profile asks, coalescing so that only the newest setpoint
   goes out, and STOP overtakes every setpoint still waiting;
 * it keeps the device fed while it is active where the protocol has a watchdog or keepalive;
@@ -38,6 +40,7 @@ from .drivers.base import (
     StateSink,
     driver_for,
 )
+from .drivers.checks import BadDeviceReport, marked
 from .errors import DeviceError, LinkLost, ValueOutOfRange
 from .mapping import fraction_to_level, heat_name_to_level
 from .profiles import Profile
@@ -103,6 +106,9 @@ class Massager:
         #: True from a successful connect until close: commands are taken only then.
         self._running = False
         self._made_active = False
+        #: Set once the device reported what cannot be: it is stopped on the way out, even if
+        #: this host did not start it (nothing it says about itself can be trusted).
+        self._reported_bad = False
         self._leave_running = False
         self._lost: LinkLost | None = None
         #: Set when the driver's feed raised: this connection's bytes are not fed any more.
@@ -184,7 +190,8 @@ class Massager:
     async def close(self, *, stop: bool = True) -> None:
         """Stop the device (if this host made it active) and close the link."""
         try:
-            if stop and self._made_active and self._lost is None and self._info is not None:
+            must_stop = self._made_active or self._reported_bad
+            if stop and must_stop and self._lost is None and self._info is not None:
                 try:
                     async with asyncio.timeout(STOP_ON_EXIT_TIMEOUT_S):
                         await self.stop()
@@ -247,8 +254,11 @@ class Massager:
         return unsubscribe
 
     async def status(self) -> DeviceState:
-        """Ask the device for its state now."""
+        """Ask the device for its state now; :class:`~massagectl.drivers.checks.BadDeviceReport`
+        if it reports a value that cannot be."""
         await self._submit(CommandKind.STATUS, 0)
+        if self._state.bad_values:
+            raise BadDeviceReport(self.name, self._state.bad_values)
         return self._state
 
     # --- commands ----------------------------------------------------------------------
@@ -550,6 +560,9 @@ class Massager:
     def _set_state(self, state: DeviceState, *, connected: bool = True) -> None:
         if state.connected != connected:
             state = dataclasses.replace(state, connected=connected)
+        if connected and self._info is not None:
+            state = marked(state, self._info)
+            self._reported_bad = self._reported_bad or bool(state.bad_values)
         if self._envelope is not None and state.connected:
             self._envelope.observe(state, self.clock.now())
             # Only when the guard's deadline moved: every STATUS comes here, and waking the

@@ -54,7 +54,9 @@ def test_vibration_levels_outside_zero_to_twenty_are_refused() -> None:
         ("AutoSwith:0:1", lv.AnswerKind.AUTO_SWITCH, lv.AutoSwitch(False, True)),
         ("85", lv.AnswerKind.OK, lv.Unexpected("85")),
         ("OK", lv.AnswerKind.BATTERY, lv.Unexpected("OK")),
-        ("101", lv.AnswerKind.BATTERY, lv.Unexpected("101")),
+        # Kept as sent: the host's check tells of a charge above full rather than drop it.
+        ("250", lv.AnswerKind.BATTERY, lv.BatteryLevel(250)),
+        ("1000", lv.AnswerKind.BATTERY, lv.Unexpected("1000")),
     ],
 )
 def test_answers_parse_as_their_command_expects(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from typing import Any
 
 from rich.console import Console
 
 from ..address import parse_address
 from ..connection import connect
-from ..device import Massager
+from ..device import DeviceState, Massager
+from ..drivers.checks import BadDeviceReport
 from ..durations import format_duration, parse_duration
 from ..errors import UsageError, ValueOutOfRange
 from .render import state_json, state_line, state_table
@@ -135,9 +137,15 @@ def _program_index(m: Massager, program: str) -> int:
 async def _hold(m: Massager, seconds: float) -> None:
     """Keep the setting for ``seconds`` of the device's clock; the writer feeds the watchdog."""
     seen_faults: set[str] = set()
+    # A device that reports what cannot be ends the hold at once (and is stopped on the way
+    # out): nothing it says about itself, that it holds the setting included, can be trusted.
+    bad_report: asyncio.Future[DeviceState] = asyncio.get_running_loop().create_future()
 
-    def on_state(state: object) -> None:
-        faults = set(getattr(state, "faults", ()))
+    def on_state(state: DeviceState) -> None:
+        if state.bad_values and not bad_report.done():
+            bad_report.set_result(state)
+            return
+        faults = set(state.faults)
         for fault in sorted(faults - seen_faults):
             print(f"{m.name}: device reports {fault}", file=sys.stderr, flush=True)
         seen_faults.clear()
@@ -147,12 +155,16 @@ async def _hold(m: Massager, seconds: float) -> None:
     lost = asyncio.create_task(m.link_lost.wait())
     try:
         sleeper = asyncio.create_task(m.clock.sleep_until(m.clock.now() + seconds))
-        done, _ = await asyncio.wait({sleeper, lost}, return_when=asyncio.FIRST_COMPLETED)
+        ends: set[asyncio.Future[Any]] = {sleeper, lost, bad_report}
+        done, _ = await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         sleeper.cancel()
+        if bad_report in done:
+            raise BadDeviceReport(m.name, bad_report.result().bad_values)
         if lost in done and m.lost_reason is not None:
             raise m.lost_reason
     finally:
         lost.cancel()
+        bad_report.cancel()
         unsubscribe()
 
 

@@ -160,7 +160,7 @@ def sim(
             "--fault",
             help="Make the device misbehave: NAME[=VALUE][@SECONDS], e.g. garble=0.05, late=0.3,"
             " mute, refuse=2, drop@30, overheat@60, runaway=80, motor@45, battery=10,"
-            " low-battery, auto-off=120 (repeatable; see docs/faults.md).",
+            " low-battery, auto-off=120, lie-speed=255@10 (repeatable; see docs/faults.md).",
         ),
     ] = None,
 ) -> None:

@@ -33,6 +33,10 @@ STOPPED_BY_DEVICE = "STOPPED_BY_DEVICE"
 #: Likewise for the heat alone: the device switched it off by itself (a heater cut-out, its own
 #: button) while the host left it on. It clears with the host's next command.
 HEAT_OFF_BY_DEVICE = "HEAT_OFF_BY_DEVICE"
+#: The fault the device layer adds when a device reports a value that cannot be (outside its
+#: range or a physical bound, see :mod:`massagectl.drivers.checks`); the state's
+#: :attr:`DeviceState.bad_values` say which.
+BAD_REPORT = "BAD_REPORT"
 
 
 class CommandKind(Enum):
@@ -93,6 +97,32 @@ class DeviceInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class BadValue:
+    """One value a device reported that cannot be: which, what it said, and what it may say."""
+
+    #: The state field as the person knows it: ``speed``, ``heat``, ``program``,
+    #: ``temperature``, ``battery``.
+    field: str
+    value: object
+    low: float
+    high: float
+    #: Shown after the numbers (`` °C``, `` %``), empty for levels.
+    unit: str = ""
+
+    @property
+    def message(self) -> str:
+        """``speed 255 is outside 0..10``."""
+        value = self.value
+        if isinstance(value, float) and math.isfinite(value):
+            shown = f"{value:.1f}"
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            shown = str(value)
+        else:
+            return f"{self.field} {value!r} is not a number"
+        return f"{self.field} {shown}{self.unit} is outside {self.low:g}..{self.high:g}{self.unit}"
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceState:
     """What the device reported last (or, for a device that never says, was last told)."""
 
@@ -101,12 +131,16 @@ class DeviceState:
     program: int = 0
     temperature_c: float | None = None
     battery: int | None = None
-    #: Fault names: OMP/1's STATUS bits (OVERHEAT, WATCHDOG_STOP, LOW_BATTERY, MOTOR, AUTO_OFF),
-    #: or what a driver infers for a device that reports none (AUTO_OFF, STOPPED_BY_DEVICE,
-    #: HEAT_OFF_BY_DEVICE).
+    #: Fault names: OMP/1's STATUS bits (OVERHEAT, WATCHDOG_STOP, LOW_BATTERY, MOTOR, AUTO_OFF,
+    #: and ``FAULT_BIT5`` .. ``FAULT_BIT7`` for bits the protocol does not define), what a driver
+    #: infers for a device that reports none (AUTO_OFF, STOPPED_BY_DEVICE, HEAT_OFF_BY_DEVICE),
+    #: or BAD_REPORT from the device layer.
     faults: tuple[str, ...] = ()
     remaining_s: int = 0
     connected: bool = True
+    #: What the device reported that cannot be; set by the device layer, with the fault
+    #: :data:`BAD_REPORT`. The fields above keep the values as reported.
+    bad_values: tuple[BadValue, ...] = ()
 
     @property
     def active(self) -> bool:

@@ -123,7 +123,10 @@ class RongTaiDriver(Driver):
                 self.bad_frames += 1
                 _log.debug("%s: dropped a notification (%s)", self.name, item.reason)
                 continue
-            program = item.auto_program if 1 <= item.auto_program <= 6 else 0
+            # No program, or a manual massage: program 0. Any other value is the chair's own
+            # (1..6, or one it cannot have, which the device layer's check reports rather than
+            # this driver hiding it as "no program").
+            program = 0 if item.auto_program in (0, rongtai.MANUAL_PROGRAM) else item.auto_program
             faults = self._stopped_by_itself(item)
             self.publish(
                 DeviceState(

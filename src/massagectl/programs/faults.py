@@ -8,9 +8,12 @@ the commands the run sends, and decides, in one place:
   and the fault) when a device reports a fault that means it cannot or must not go on:
   ``MOTOR``, ``OVERHEAT`` (OMP/1's STATUS bits), ``STOPPED_BY_DEVICE`` (inferred by a driver for a
   device that reports no faults: it stopped by itself, and starting it again unasked would
-  override the person's own stop button or a fault), an empty battery, or
+  override the person's own stop button or a fault), an empty battery,
   :data:`MAX_REFUSALS_IN_A_ROW` refused commands in a row (a device that keeps refusing cannot
-  play the program, and cannot say why).
+  play the program, and cannot say why), ``BAD_REPORT`` (the device layer found a value that
+  cannot be in its state: the message names it), or a fault name none of the tables here knows
+  (an OMP/1 fault bit the protocol does not define, ``FAULT_BIT5``: whether going on is safe
+  nobody here can tell).
 - **Tell, and start the device again** for ``AUTO_OFF`` and ``WATCHDOG_STOP``: the device stopped
   on a timer of its own, and the protocol lets the next command start a new period. A device's
   auto-off (a percussion gun's 15 minutes, a chair's session) is shorter than many programs; a
@@ -23,9 +26,10 @@ the commands the run sends, and decides, in one place:
   level at or below :data:`LOW_BATTERY_PCT` from a device that has no such fault), for heat the
   device switched off by itself (``HEAT_OFF_BY_DEVICE``), and, at the end of the run, for broken
   frames the host had to drop and requests it had to send again.
-- A fault that is already there when the run starts: ``MOTOR`` and ``OVERHEAT`` end it at once
-  (the device cannot play the program); ``AUTO_OFF``, ``WATCHDOG_STOP`` and
-  ``STOPPED_BY_DEVICE`` are left from before and cleared by the run's first command.
+- A fault that is already there when the run starts: ``MOTOR``, ``OVERHEAT``, ``BAD_REPORT``
+  and an unknown fault end it at once (the device cannot play the program, or cannot be
+  trusted); ``AUTO_OFF``, ``WATCHDOG_STOP`` and ``STOPPED_BY_DEVICE`` are left from before and
+  cleared by the run's first command.
 
 :func:`stop_after_loss` is the last word to a device whose link is lost: it may still be running
 (a device with no watchdog of its own runs on until told). If the link is up but the device went
@@ -43,13 +47,15 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from ..device import Massager
-from ..drivers.base import HEAT_OFF_BY_DEVICE, STOPPED_BY_DEVICE, DeviceState
+from ..drivers.base import BAD_REPORT, HEAT_OFF_BY_DEVICE, STOPPED_BY_DEVICE, DeviceState
+from ..drivers.checks import describe
 from ..errors import DeviceError, DeviceRefused
 
 _log = logging.getLogger(__name__)
 
-#: Faults that end a run, and what each means for the person.
+#: Faults that end a run, and what each means for the person (BAD_REPORT: the values it names).
 ENDS_RUN: Final[dict[str, str]] = {
+    BAD_REPORT: "it reported a value that cannot be",
     "MOTOR": "its motor stalled",
     "OVERHEAT": "its heater got too hot and cut out",
     STOPPED_BY_DEVICE: (
@@ -74,8 +80,14 @@ WARNS: Final[dict[str, str]] = {
     ),
 }
 #: Faults already present at the start that end the run at once (the others are left over:
-#: a watchdog stop or an auto-off from before clear with the run's first command).
-ENDS_RUN_AT_START: Final = frozenset({"MOTOR", "OVERHEAT"})
+#: a watchdog stop or an auto-off from before clear with the run's first command). A value that
+#: cannot be (BAD_REPORT) and a fault of no table here end it at once too.
+ENDS_RUN_AT_START: Final = frozenset({"MOTOR", "OVERHEAT", BAD_REPORT})
+#: Why a fault this module does not know ends the run: the device says something is wrong, and
+#: what it means, and so whether going on is safe, nobody here can tell.
+UNKNOWN_FAULT: Final = (
+    "a fault massagectl does not know, so it cannot tell whether going on is safe"
+)
 #: A battery level at or below this is low, for a device that reports a level but no fault.
 LOW_BATTERY_PCT: Final = 15
 #: This many refused commands in a row from one device end the run.
@@ -152,10 +164,10 @@ class FaultWatch:
             w.retries = m.driver.retries
             state = m.state
             w.faults = frozenset(state.faults)
-            blocking = sorted(w.faults & ENDS_RUN_AT_START)
+            blocking = sorted(f for f in w.faults if f in ENDS_RUN_AT_START or not _known(f))
             if blocking:
                 fault = blocking[0]
-                self._end(w, fault, ENDS_RUN[fault], when=" before the run started")
+                self._end(w, fault, _why(fault, state), when=" before the run started")
             self._check_battery(w, state, at_start=True)
             self._unsubscribe.append(m.subscribe(functools.partial(self._on_state, w)))
 
@@ -213,8 +225,8 @@ class FaultWatch:
         faults = frozenset(state.faults)
         new, w.faults = faults - w.faults, faults
         for fault in sorted(new):
-            if fault in ENDS_RUN:
-                self._end(w, fault, ENDS_RUN[fault])
+            if fault in ENDS_RUN or not _known(fault):
+                self._end(w, fault, _why(fault, state))
             elif fault == "LOW_BATTERY":
                 self._warn_battery(w, state)
             elif fault in WARNS:
@@ -261,6 +273,17 @@ class FaultWatch:
         if w is None or w.massager is not m:
             raise KeyError(m.name)
         return w
+
+
+def _known(fault: str) -> bool:
+    return fault in ENDS_RUN or fault in RESTARTS or fault in WARNS
+
+
+def _why(fault: str, state: DeviceState) -> str:
+    """What a fault that ends the run means for the person."""
+    if fault == BAD_REPORT:
+        return f"it reported what cannot be: {describe(state.bad_values)}"
+    return ENDS_RUN.get(fault, UNKNOWN_FAULT)
 
 
 def _count(n: int, what: str) -> str:

@@ -184,14 +184,14 @@ class Err:
 
 @dataclass(frozen=True, slots=True)
 class BatteryLevel:
-    """``85;``: the battery charge in percent."""
+    """``85;``: the battery charge in percent, as sent (above 100 too: the host tells of it)."""
 
     percent: int
 
     def encode(self) -> bytes:
         """The answer on the wire."""
-        if not 0 <= self.percent <= 100:
-            raise ValueError(f"battery {self.percent} % is outside 0..100")
+        if not 0 <= self.percent <= 999:
+            raise ValueError(f"battery {self.percent} % does not fit three digits")
         return encode(str(self.percent))
 
 
@@ -284,7 +284,7 @@ def parse_answer(text: str, expects: AnswerKind) -> Answer:
         value = int(text)
         if expects is AnswerKind.STATUS:
             return StatusCode(value)
-        return BatteryLevel(value) if value <= 100 else Unexpected(text)
+        return BatteryLevel(value)
     if expects is AnswerKind.DEVICE_TYPE and (m := _DEVICE_TYPE.fullmatch(text)):
         return DeviceType(m.group(1), m.group(2), m.group(3).upper())
     if expects is AnswerKind.PATTERNS and (m := _PATTERNS.fullmatch(text)):

@@ -78,11 +78,17 @@ class Fault(IntFlag):
 
 
 def fault_names(faults: int) -> list[str]:
-    """The names of the fault bits set in ``faults``, lowest bit first."""
+    """The names of the fault bits set in ``faults``, lowest bit first; a bit the protocol does
+    not define is named by its number, ``FAULT_BIT5``, rather than dropped."""
     # Every STATUS from every device comes here: remember each combination once.
     names = _FAULT_NAMES.get(faults)
     if names is None:
-        names = tuple(f.name for f in Fault if faults & f and f.name is not None)
+        known = {int(f): f.name for f in Fault}
+        names = tuple(
+            known.get(1 << bit) or f"FAULT_BIT{bit}"
+            for bit in range(max(int(faults), 0).bit_length())
+            if faults >> bit & 1
+        )
         if 0 <= faults <= 0xFF:  # what a STATUS can carry: the table stays small
             _FAULT_NAMES[int(faults)] = names
     return list(names)
