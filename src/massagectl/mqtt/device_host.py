@@ -26,6 +26,7 @@ from ..programs.loader import all_programs, load_program_text
 from ..programs.model import Program
 from ..programs.scheduler import Event, Scheduler
 from ..safety.envelope import Cut
+from ..safety.memory import SafetyMemory
 from . import payloads
 from .commands import NO_PROGRAM, CommandError, SetCommand, parse_command
 from .discovery import discovery_config, discovery_topic, removal_payload
@@ -69,7 +70,14 @@ class DeviceHost:
         self.poll_s = poll_s
         #: The session journal that records programs run here (None: not recorded).
         self.journal = journal
-        self._connect = connector or (lambda addr: connect(addr))
+        #: What the safety envelope counted for this device: kept across reconnects (each makes
+        #: a new Massager), so that a link drop ends neither the heat count nor the session.
+        self.safety_memory: SafetyMemory | None = None
+        #: A session cut that refused the command being carried out (see _carry_out).
+        self._session_refusal: Cut | None = None
+        self._connect = connector or (
+            lambda addr: connect(addr, safety_memory=self.safety_memory)
+        )
         self.massager: Massager | None = None
         #: Set while the device is connected and taking commands.
         self.ready = asyncio.Event()
@@ -102,6 +110,7 @@ class DeviceHost:
 
     async def _serve(self, m: Massager) -> None:
         self.massager = m
+        self.safety_memory = m.envelope.memory
         self.last_error = ""
         self.info_doc = payloads.info_payload(
             gateway=self.topics.gateway,
@@ -200,6 +209,8 @@ class DeviceHost:
         )
 
     def _on_safety(self, cut: Cut) -> None:
+        if cut.kind == "session" and cut.asked > 0:
+            self._session_refusal = cut
         self._event("safety", cut.message)
 
     def _run_doc(self) -> dict[str, Any] | None:
@@ -256,6 +267,13 @@ class DeviceHost:
             await self._carry_out(m, command)
 
     async def _carry_out(self, m: Massager, command: SetCommand) -> None:
+        # A device whose session is over starts nothing: the sender is told so, and why,
+        # rather than ok while nothing happens (a program is refused before it starts).
+        before = m.envelope.session_refusal(m.clock.now()) if command.run is not None else None
+        if before is not None and command.run != NO_PROGRAM:
+            self._refuse(command, f"{self.name}: safety: {before.message}", "safety")
+            return
+        self._session_refusal = None
         try:
             await self._apply(m, command)
         except MassagectlError as exc:
@@ -266,6 +284,10 @@ class DeviceHost:
             # A device that does not confirm in time must not end this worker: later commands
             # (a second stop among them) still need carrying out.
             self._refuse(command, f"{self.name}: the device did not confirm in time", "device")
+            return
+        refusal, self._session_refusal = self._session_refusal, None
+        if refusal is not None:
+            self._refuse(command, f"{self.name}: safety: {refusal.message}", "safety")
             return
         if command.id is not None:
             state = json.loads(self.outbox.retained.get(self.topics.state, b"null") or b"null")
@@ -278,6 +300,10 @@ class DeviceHost:
             return  # a will (or a careful client) that only stops what it started itself
         if c.stop:
             await self.stop(f"stop from {c.client or 'a command'}")
+            return
+        if c.safety_reset:
+            m.envelope.reset_session()
+            self._event("safety", f"session reset by {c.client or 'a command'}")
             return
         if c.run is not None:
             await self._start_run(m, c)
