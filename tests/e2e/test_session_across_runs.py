@@ -1,0 +1,40 @@
+"""A session that reached its longest is remembered when massagectl is started again: nothing
+starts on that device until it has rested or the person resets it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .support import SimProcess, massagectl
+
+
+def test_a_new_massagectl_does_not_start_a_device_whose_session_is_over(
+    percussion: SimProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "safety.yaml").write_text("max_session: 2s\nsession_rest: 1h\n")
+    monkeypatch.setenv("MASSAGECTL_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("MASSAGECTL_JOURNAL", str(tmp_path / "journal.sqlite3"))
+    address = percussion.address()
+
+    held = massagectl("set", "--device", address, "--speed", "50%", "--for", "4s")
+    assert held.returncode == 0, held.stderr
+    assert "session reached its longest (2s)" in held.stderr
+    percussion.wait_for(lambda line: line.speed == 0)
+
+    # massagectl again: the session is remembered, and the person is told what ends the rest.
+    again = massagectl("set", "--device", address, "--speed", "50%", "--for", "1s")
+    assert "lasted its longest" in again.stderr, again.stderr
+    assert "safety-reset" in again.stderr
+    started = [line for line in percussion.drain() if line.speed > 0]
+    assert not started, started
+
+    reset = massagectl("safety-reset", "--device", address)
+    assert reset.returncode == 0, reset.stderr
+    assert "session reset" in reset.stdout
+
+    after = massagectl("set", "--device", address, "--speed", "50%", "--for", "1s")
+    assert after.returncode == 0, after.stderr
+    assert "longest" not in after.stderr
+    percussion.wait_for(lambda line: line.speed > 0)
