@@ -34,7 +34,8 @@ async def test_past_its_longest_session_a_device_refuses_across_a_reconnect_unti
         reply = await r.ask("wand", {"speed_level": 3})
         assert reply["ok"] is False
         assert reply["kind"] == "safety"
-        assert "longest" in reply["error"] and "safety-reset" in reply["error"]
+        assert "longest" in reply["error"]
+        assert "safety-reset" in reply["error"]
         error = await r.obs.wait_json(topics.error, since=since)
         assert "longest" in error["error"]
         # Without an id, the error topic alone says so.
@@ -51,11 +52,11 @@ async def test_past_its_longest_session_a_device_refuses_across_a_reconnect_unti
         assert first is not None
         first.transport.device.drop_link()  # type: ignore[attr-defined]
         await eventually(
-            lambda: host.massager is not None and host.massager is not first and host.ready.is_set(),
-            "reconnected",
+            lambda: host.massager not in (None, first) and host.ready.is_set(), "reconnected"
         )
         reply = await r.ask("wand", {"run": "quick-relief"})
-        assert reply["ok"] is False and reply["kind"] == "safety", reply
+        assert reply["ok"] is False, reply
+        assert reply["kind"] == "safety"
 
         # The person's explicit reset ends the rest at once.
         await r.ok("wand", {"safety_reset": True})
@@ -70,16 +71,17 @@ async def test_past_its_longest_session_a_device_refuses_across_a_reconnect_unti
 async def test_a_session_past_its_longest_may_start_again_after_its_rest(
     broker: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _limits(tmp_path, monkeypatch, "3s")
+    _limits(tmp_path, monkeypatch, "5s")
     async with rig(broker, wand=WAND) as r:
         sim = r.run.sim("wand")
         await r.ok("wand", {"speed_level": 3})
         await eventually(lambda: sim.state.speed == 0, "cut at 2 s", within=WAIT_S)
         refused = await r.ask("wand", {"speed_level": 2})
-        assert refused["ok"] is False and "3s" in refused["error"], refused
+        assert refused["ok"] is False, refused
+        assert "at rest" in refused["error"]
         assert sim.state.speed == 0
-        # Three seconds at rest: the next command starts a new session.
-        await asyncio.sleep(3.5)
+        # Five seconds at rest: the next command starts a new session.
+        await asyncio.sleep(5.5)
         state = await r.ok("wand", {"speed_level": 2})
         assert state["speed_level"] == 2
         assert sim.state.speed == 2

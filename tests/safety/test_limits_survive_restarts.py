@@ -126,7 +126,8 @@ def test_the_cli_run_cuts_the_heat_on_a_device_that_switches_itself_off(tmp_path
     cuts = [t for t, detail in safety if "without a break" in detail]
     # Thirty minutes of heat: later by the breaks while the device was stopped by itself and
     # not yet started again (many on a busy host at this speed-up), never earlier.
-    assert cuts and LIMIT_S - 5 <= cuts[0] < LIMIT_S + REST_S, safety
+    assert cuts, safety
+    assert LIMIT_S - 5 <= cuts[0] < LIMIT_S + REST_S, safety
     # The device stopped by itself before the cut (its watchdog, with the host this busy; or its
     # auto-off) and the run started it again: the heat count went on across that.
     own_stops = [
@@ -134,6 +135,8 @@ def test_the_cli_run_cuts_the_heat_on_a_device_that_switches_itself_off(tmp_path
         for e in doc["events"]
         if e["kind"] == "fault" and e["detail"] in ("AUTO_OFF", "WATCHDOG_STOP")
     ]
-    assert own_stops and own_stops[0] < cuts[0], doc["events"]
+    assert own_stops, doc["events"]
+    assert own_stops[0] < cuts[0]
     session = [t for t, detail in safety if "session reached its longest" in detail]
-    assert session and session[0] > cuts[0], safety
+    assert session, safety
+    assert session[0] > cuts[0]

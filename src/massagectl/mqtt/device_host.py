@@ -31,6 +31,7 @@ from . import payloads
 from .commands import NO_PROGRAM, CommandError, SetCommand, parse_command
 from .discovery import discovery_config, discovery_topic, removal_payload
 from .outbox import Outbox
+from .session_refusal import HeldBack, refused_before
 from .topics import OFFLINE, ONLINE, DeviceTopics
 
 _log = logging.getLogger(__name__)
@@ -73,11 +74,7 @@ class DeviceHost:
         #: What the safety envelope counted for this device: kept across reconnects (each makes
         #: a new Massager), so that a link drop ends neither the heat count nor the session.
         self.safety_memory: SafetyMemory | None = None
-        #: A session cut that refused the command being carried out (see _carry_out).
-        self._session_refusal: Cut | None = None
-        self._connect = connector or (
-            lambda addr: connect(addr, safety_memory=self.safety_memory)
-        )
+        self._connect = connector or (lambda addr: connect(addr, safety_memory=self.safety_memory))
         self.massager: Massager | None = None
         #: Set while the device is connected and taking commands.
         self.ready = asyncio.Event()
@@ -209,8 +206,6 @@ class DeviceHost:
         )
 
     def _on_safety(self, cut: Cut) -> None:
-        if cut.kind == "session" and cut.asked > 0:
-            self._session_refusal = cut
         self._event("safety", cut.message)
 
     def _run_doc(self) -> dict[str, Any] | None:
@@ -267,13 +262,11 @@ class DeviceHost:
             await self._carry_out(m, command)
 
     async def _carry_out(self, m: Massager, command: SetCommand) -> None:
-        # A device whose session is over starts nothing: the sender is told so, and why,
-        # rather than ok while nothing happens (a program is refused before it starts).
-        before = m.envelope.session_refusal(m.clock.now()) if command.run is not None else None
-        if before is not None and command.run != NO_PROGRAM:
-            self._refuse(command, f"{self.name}: safety: {before.message}", "safety")
+        # A device whose session is over starts nothing: the sender is told why, not ok.
+        if (why := refused_before(m, command)) is not None:
+            self._refuse(command, f"{self.name}: {why}", "safety")
             return
-        self._session_refusal = None
+        held = HeldBack(m, command)
         try:
             await self._apply(m, command)
         except MassagectlError as exc:
@@ -285,9 +278,10 @@ class DeviceHost:
             # (a second stop among them) still need carrying out.
             self._refuse(command, f"{self.name}: the device did not confirm in time", "device")
             return
-        refusal, self._session_refusal = self._session_refusal, None
-        if refusal is not None:
-            self._refuse(command, f"{self.name}: safety: {refusal.message}", "safety")
+        finally:
+            held.close()
+        if held.reason is not None:
+            self._refuse(command, f"{self.name}: {held.reason}", "safety")
             return
         if command.id is not None:
             state = json.loads(self.outbox.retained.get(self.topics.state, b"null") or b"null")
