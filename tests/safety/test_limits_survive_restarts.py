@@ -125,9 +125,10 @@ def test_the_cli_run_cuts_the_heat_on_a_device_that_switches_itself_off(tmp_path
     safety = [(e["program_time_s"], e["detail"]) for e in doc["events"] if e["kind"] == "safety"]
     cuts = [t for t, detail in safety if "without a break" in detail]
     # Thirty minutes of heat: later by the breaks while the device was stopped by itself and
-    # not yet started again (many on a busy host at this speed-up), never earlier.
+    # not yet started again (many, on a busy host at this speed-up), never earlier. The exact
+    # moment is the virtual-time tests' business.
     assert cuts, safety
-    assert LIMIT_S - 5 <= cuts[0] < LIMIT_S + REST_S, safety
+    assert LIMIT_S - 5 <= cuts[0] < SESSION_S, safety
     # The device stopped by itself before the cut (its watchdog, with the host this busy; or its
     # auto-off) and the run started it again: the heat count went on across that.
     own_stops = [
