@@ -56,3 +56,10 @@ class DeviceRefused(DeviceError):
 
 class ProtocolError(DeviceError):
     """Bytes that break the protocol: a bad frame, a bad CRC, an answer that makes no sense."""
+
+
+class SafetyHold(MassagectlError):
+    """A safety limit holds the device at rest (a session past its longest, not yet rested):
+    nothing was started, and the message says what ends the hold."""
+
+    exit_code = 4

@@ -25,7 +25,10 @@ def test_a_new_massagectl_does_not_start_a_device_whose_session_is_over(
 
     # massagectl again: the session is remembered, and the person is told what ends the rest.
     again = massagectl("set", "--device", address, "--speed", "50%", "--for", "1s")
-    assert "lasted its longest" in again.stderr, again.stderr
+    assert again.returncode == 4, again.stderr
+    assert "massagectl: error: " in again.stderr
+    assert "lasted its longest" in again.stderr
+    assert "Traceback" not in again.stderr
     assert "safety-reset" in again.stderr
     started = [line for line in percussion.drain() if line.speed > 0]
     assert not started, started
