@@ -79,16 +79,31 @@ class SafetyStore:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or store_path()
+        # Opened once and kept: the memory is written on the event loop as the device's state
+        # changes (a pulse pattern turns the motor on and off several times a second).
+        self._db: sqlite3.Connection | None = None
 
     def _open(self) -> sqlite3.Connection:
+        if self._db is not None:
+            return self._db
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
+            # A commit in the WAL outlives the process at NORMAL; a power cut may lose the last
+            # few, which the device's own watchdog has made moot (it stopped with its host).
+            db.execute("PRAGMA synchronous=NORMAL")
             db.execute(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise SafetyStoreError(f"safety memory {self.path}: cannot be opened ({exc})") from None
+        self._db = db
         return db
+
+    def close(self) -> None:
+        """Close the file (it opens again when next used)."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def load(self, key: str) -> SafetyMemory:
         """The memory of device ``key`` on this process's monotonic clock (empty if none)."""
@@ -97,8 +112,6 @@ class SafetyStore:
             row = db.execute("SELECT memory FROM device_safety WHERE device = ?", (key,)).fetchone()
         except sqlite3.Error as exc:
             raise SafetyStoreError(f"safety memory {self.path}: cannot be read ({exc})") from None
-        finally:
-            db.close()
         if row is None:
             return SafetyMemory()
         try:
@@ -140,8 +153,6 @@ class SafetyStore:
         except sqlite3.Error as exc:
             why = f"safety memory {self.path}: cannot be written ({exc})"
             raise SafetyStoreError(why) from None
-        finally:
-            db.close()
 
     def forget_session(self, key: str) -> bool:
         """The person's reset: the device's session is forgotten; whether there was one."""
