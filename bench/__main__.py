@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import cli_bench, fleet_bench, link_bench, mqtt_bench, scheduler_bench
+from . import cli_bench, fleet_bench, flood_bench, link_bench, mqtt_bench, scheduler_bench
 from .result import Result
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -23,6 +23,7 @@ def entries(quick: bool) -> dict[str, Callable[[], Result]]:
         "virtual_hour_s": scheduler_bench.virtual_hour,
         "mqtt_command_p50": lambda: mqtt_bench.command_p50(quick),
         "mqtt_command_p99": lambda: mqtt_bench.command_p99(quick),
+        "stop_under_flood_p99": lambda: flood_bench.stop_under_flood_p99(quick),
         "command_rtt_p50": lambda: link_bench.command_rtt_p50(quick),
         "command_rtt_p99": lambda: link_bench.command_rtt_p99(quick),
         "devices_at_20hz": lambda: fleet_bench.devices_at_20hz(quick),
@@ -74,6 +75,7 @@ def format_table(results: list[Result]) -> str:
             f"| `{r.name}` | {r.value:.4g} {r.unit} | {r.baseline:.4g} {r.unit} | "
             f"{r.ratio:.2f} | {r.goal} |"
         )
+    lines += [f"\n`{r.name}`: {r.note}" for r in results if r.note]
     return "\n".join(lines)
 
 

@@ -20,6 +20,8 @@ class Result:
     goal: str
     baseline_is: str
     higher_is_better: bool = False
+    #: What else the entry saw (memory, counts), printed under the table.
+    note: str = ""
 
     @property
     def ratio(self) -> float:

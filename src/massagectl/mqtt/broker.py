@@ -15,6 +15,8 @@ from urllib.parse import unquote, urlsplit
 from ..errors import UsageError
 
 if TYPE_CHECKING:
+    import asyncio
+
     import aiomqtt
 
     from ..address import DeviceAddress
@@ -69,8 +71,10 @@ class Broker:
         keepalive: int = 10,
         timeout: float = 5.0,
         protocol: aiomqtt.ProtocolVersion | None = None,
+        incoming: type[asyncio.Queue[aiomqtt.Message]] | None = None,
     ) -> aiomqtt.Client:
-        """An aiomqtt client for this broker (not connected yet: use it with ``async with``)."""
+        """An aiomqtt client for this broker (not connected yet: use it with ``async with``);
+        ``incoming``: the queue class for messages received and not read yet."""
         import aiomqtt
 
         return aiomqtt.Client(
@@ -85,6 +89,7 @@ class Broker:
             tls_context=self.ssl_context() if self.tls else None,
             protocol=protocol,
             logger=CLIENT_LOG,
+            queue_type=incoming,
             # Commands are small and each one matters now: no Nagle delay behind an
             # acknowledgement the other side holds back.
             socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
@@ -23,6 +24,9 @@ from pydantic import (
 
 #: Larger than any sensible inline program, small enough that a hostile payload costs nothing.
 MAX_PAYLOAD_BYTES: Final = 64 * 1024
+#: How deep objects and lists may nest in a command. An inline program needs five or six
+#: levels; hundreds would exhaust the recursion of the program loader (PyYAML) further on.
+MAX_DEPTH: Final = 32
 
 Control = Literal["pause", "resume", "next", "previous", "extend_hold", "end_hold"]
 
@@ -150,21 +154,70 @@ def parse_command(payload: bytes) -> SetCommand:
     if word in ("ON", "OFF", "on", "off"):
         return SetCommand(power=word)  # type: ignore[arg-type]  # checked just above
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except (json.JSONDecodeError, RecursionError) as exc:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
         raise CommandError(
             f'payload is not JSON ({detail}); expected an object such as {{"speed": 40}}'
         ) from None
+    except _DuplicateKey as exc:
+        raise CommandError(f"{_shown_name(exc.key)}: given twice in one object") from None
+    except ValueError as exc:
+        # Python refuses integers of more than 4300 digits (int_max_str_digits); no field
+        # takes such a number, so the payload is refused like any other bad value.
+        del exc
+        limit = sys.get_int_max_str_digits()
+        raise CommandError(f"payload holds a number of over {limit} digits") from None
     if not isinstance(raw, dict):
         raise CommandError('payload must be a JSON object such as {"speed": 40}')
     request_id = raw.get("id")
     if isinstance(request_id, bool) or not isinstance(request_id, (str, int)):
         request_id = None
+    if _too_deep(raw):
+        message = f"payload nests lists and objects over {MAX_DEPTH} levels deep"
+        raise CommandError(message, request_id)
     try:
         return SetCommand.model_validate(raw)
     except ValidationError as exc:
         raise CommandError(_one_line(exc), request_id) from None
+
+
+class _DuplicateKey(ValueError):
+    """A JSON object names a key twice (raised while parsing, turned into a CommandError)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys: {"stop": true, "stop": null, "speed": 50}
+    # would read as a speed, though the sender wrote a stop first. Which one was meant cannot
+    # be known, so neither is carried out (as the YAML loader refuses a key given twice).
+    doc: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in doc:
+            raise _DuplicateKey(key)
+        doc[key] = value
+    return doc
+
+
+def _too_deep(doc: object) -> bool:
+    """Whether lists and objects nest in ``doc`` over :data:`MAX_DEPTH` levels (no recursion:
+    the point is to refuse what recursion cannot take)."""
+    pending: list[tuple[object, int]] = [(doc, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict):
+            children: list[object] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if level > MAX_DEPTH:
+            return True
+        pending.extend((child, level + 1) for child in children)
+    return False
 
 
 #: Fields that take one of several types: pydantic reports each alternative; people want one.
@@ -187,8 +240,8 @@ def _one_line(exc: ValidationError) -> str:
     first = exc.errors()[0]
     loc = first["loc"]
     field = str(loc[0]) if loc else ""
-    if field and not _PLAIN_NAME.fullmatch(field):
-        field = json.dumps(field if len(field) <= 32 else f"{field[:32]}...")
+    if field:
+        field = _shown_name(field)
     value = first.get("input")
     if first["type"] == "extra_forbidden":
         return f"{field}: unknown field"
@@ -202,3 +255,10 @@ def _one_line(exc: ValidationError) -> str:
     elif field and isinstance(value, bool):
         shown = f" (got {json.dumps(value)})"
     return f"{field}: {message}{shown}" if field else message
+
+
+def _shown_name(field: str) -> str:
+    """A field name as it is when it is a plain name, else quoted and cut short."""
+    if _PLAIN_NAME.fullmatch(field):
+        return field
+    return json.dumps(field if len(field) <= 32 else f"{field[:32]}...")

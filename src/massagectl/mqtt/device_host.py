@@ -1,10 +1,13 @@
 """One device on a gateway: kept connected, its state published, its commands carried out.
 
 The host owns the link to its device for the gateway's whole life: it connects, publishes what
-the device is (``info``, retained) and does (``state``, retained), takes commands from the
-``set`` topic in the order they came (``stop`` at once, ahead of them), runs massagectl programs
-on the device in real time, and when the link drops it says so (``availability`` offline) and
-reconnects with backoff. The device is stopped on every way out, as everywhere in massagectl.
+the device is (``info``, retained) and does (``state``, retained), carries out the commands its
+:class:`~.dispatch.Dispatcher` takes from the ``set`` topic (``stop`` at once, ahead of them),
+runs massagectl programs on the device in real time, and when the link drops it says so
+(``availability`` offline) and reconnects with backoff. Its command worker and poller are
+watched: when one of them ends unexpectedly the device is stopped, the host says so (an
+``offline`` event) and starts over as after a lost link. The device is stopped on every way
+out, as everywhere in massagectl.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from typing import Any, Final
 from ..address import DeviceAddress
 from ..connection import connect
 from ..device import DeviceState, Massager
-from ..errors import DeviceError, LinkLost, MassagectlError, ProgramError, UsageError
+from ..errors import (
+    DeviceError,
+    LinkLost,
+    MassagectlError,
+    ProgramError,
+    SafetyHold,
+    TaskFailed,
+    UsageError,
+)
 from ..journal.session import JournalSession
 from ..programs.loader import all_programs, load_program_text
 from ..programs.model import Program
@@ -28,8 +39,10 @@ from ..programs.scheduler import Event, Scheduler
 from ..safety.envelope import Cut
 from ..safety.memory import SafetyMemory
 from . import payloads
-from .commands import NO_PROGRAM, CommandError, SetCommand, parse_command
+from .answers import Answers
+from .commands import NO_PROGRAM, SetCommand
 from .discovery import discovery_config, discovery_topic, removal_payload
+from .dispatch import Dispatcher
 from .outbox import Outbox
 from .session_refusal import HeldBack, refused_before
 from .topics import OFFLINE, ONLINE, DeviceTopics
@@ -83,7 +96,8 @@ class DeviceHost:
         self.info_doc: dict[str, Any] | None = None
         self.last_error = ""
         self._last_speed_level = 0
-        self._queue: asyncio.Queue[SetCommand] = asyncio.Queue()
+        #: Takes this device's commands from the ``set`` topic and hands them to :meth:`apply`.
+        self.dispatch = Dispatcher(self, Answers(topics, outbox))
         self._scheduler: Scheduler | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._program: Program | None = None
@@ -129,12 +143,19 @@ class DeviceHost:
         self.outbox.retain(self.topics.availability, ONLINE.encode())
         self._event("connected", f"{m.profile.title} at {self.address}")
         self.ready.set()
-        worker = asyncio.create_task(self._work(m), name=f"{self.name} commands")
+        worker = asyncio.create_task(self.dispatch.work(), name=f"{self.name} commands")
         poller = asyncio.create_task(self._poll(m), name=f"{self.name} poll")
+        lost = asyncio.ensure_future(m.link_lost.wait())
         try:
-            await m.link_lost.wait()
+            await asyncio.wait({lost, worker, poller}, return_when=asyncio.FIRST_COMPLETED)
+            for task, what in ((worker, "command worker"), (poller, "poller")):
+                if task.done():
+                    # Neither ends by itself: serving on without it would pretend. The device
+                    # is stopped on the way out of the link (as always) and served afresh.
+                    raise TaskFailed(f"{self.name}: its {what} ended unexpectedly ({_why(task)})")
             raise LinkLost(str(m.lost_reason or f"{self.address}: link lost"))
         finally:
+            lost.cancel()
             self.ready.clear()
             worker.cancel()
             poller.cancel()
@@ -143,6 +164,7 @@ class DeviceHost:
                 stop_listening()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(worker, poller, return_exceptions=True)
+                await self.dispatch.settle()
             self.massager = None
 
     def _went_offline(self, why: str) -> None:
@@ -153,8 +175,7 @@ class DeviceHost:
         self.outbox.retain(self.topics.availability, OFFLINE.encode())
         self.publish_state()
         # Every command still queued is answered: the device cannot take it now.
-        while not self._queue.empty():
-            self._refuse(self._queue.get_nowait(), f"{self.name} is not connected: {why}", "device")
+        self.dispatch.refuse_waiting(why)
 
     async def _poll(self, m: Massager) -> None:
         """Ask for the state now and then (temperature and battery move on their own), and keep
@@ -228,66 +249,27 @@ class DeviceHost:
 
     # --- commands ----------------------------------------------------------------------------
 
-    def take(self, payload: bytes, *, retained: bool = False) -> None:
-        """A payload from the ``set`` topic: checked now, carried out in order (stop at once)."""
-        if retained:
-            # A retained command would run again on every reconnect: a device that starts by
-            # itself days later. Refused, and said so.
-            self._error(
-                "retained commands are ignored: publish commands without the retain flag",
-                payload=payload,
-            )
-            return
-        try:
-            command = parse_command(payload)
-        except CommandError as exc:
-            self._error(str(exc), request_id=exc.request_id, payload=payload)
-            if exc.request_id is not None:
-                reply = payloads.reply_payload(exc.request_id, error=str(exc), kind="usage")
-                self.outbox.send(self.topics.reply, payloads.dumps(reply))
-            return
+    def not_ready_because(self) -> str | None:
+        """Why commands cannot be carried out now (None: they can)."""
         if self.massager is None or not self.ready.is_set():
-            why = self.last_error or "connecting"
-            self._refuse(command, f"{self.name} is not connected ({why})", "device")
-            return
-        if command.stop and command.if_owner is None:
-            # Stop overtakes everything queued before it.
-            asyncio.get_running_loop().create_task(self._carry_out(self.massager, command))
-            return
-        self._queue.put_nowait(command)
+            return self.last_error or "connecting"
+        return None
 
-    async def _work(self, m: Massager) -> None:
-        while True:
-            command = await self._queue.get()
-            await self._carry_out(m, command)
-
-    async def _carry_out(self, m: Massager, command: SetCommand) -> None:
+    async def apply(self, command: SetCommand) -> None:
+        """Carry out one command on the device (the dispatcher answers it)."""
+        m = self.massager
+        if m is None:
+            raise LinkLost(f"{self.name} is not connected")
         # A device whose session is over starts nothing: the sender is told why, not ok.
         if (why := refused_before(m, command)) is not None:
-            self._refuse(command, f"{self.name}: {why}", "safety")
-            return
+            raise SafetyHold(f"{self.name}: {why}")
         held = HeldBack(m, command)
         try:
             await self._apply(m, command)
-        except MassagectlError as exc:
-            kind = "usage" if isinstance(exc, UsageError) else "device"
-            self._refuse(command, str(exc), kind)
-            return
-        except TimeoutError:
-            # A device that does not confirm in time must not end this worker: later commands
-            # (a second stop among them) still need carrying out.
-            self._refuse(command, f"{self.name}: the device did not confirm in time", "device")
-            return
         finally:
             held.close()
         if held.reason is not None:
-            self._refuse(command, f"{self.name}: {held.reason}", "safety")
-            return
-        if command.id is not None:
-            state = json.loads(self.outbox.retained.get(self.topics.state, b"null") or b"null")
-            self.outbox.send(
-                self.topics.reply, payloads.dumps(payloads.reply_payload(command.id, state=state))
-            )
+            raise SafetyHold(f"{self.name}: {held.reason}")
 
     async def _apply(self, m: Massager, c: SetCommand) -> None:
         if c.if_owner is not None and c.if_owner != self.owner:
@@ -464,6 +446,8 @@ class DeviceHost:
             return
         owner = self.owner
         self._event("stopped", f"the broker went away while {owner} drove this device")
+        # Nothing accepted before the loss may restart the device after this stop.
+        self.dispatch.overtake()
 
         async def stop_quietly() -> None:
             with contextlib.suppress(MassagectlError, TimeoutError):
@@ -471,25 +455,9 @@ class DeviceHost:
 
         asyncio.get_running_loop().create_task(stop_quietly())
 
-    # --- answers -----------------------------------------------------------------------------
 
-    def _refuse(self, command: SetCommand, message: str, kind: str) -> None:
-        self._error(message, request_id=command.id)
-        if command.id is not None:
-            self.outbox.send(
-                self.topics.reply,
-                payloads.dumps(payloads.reply_payload(command.id, error=message, kind=kind)),
-            )
-
-    def _error(
-        self, message: str, *, request_id: str | int | None = None, payload: bytes = b""
-    ) -> None:
-        _log.info("%s: %s", self.topics.set, message)
-        self.outbox.send(
-            self.topics.error,
-            payloads.dumps(
-                payloads.error_payload(
-                    message, topic=self.topics.set, request_id=request_id, payload=payload
-                )
-            ),
-        )
+def _why(task: asyncio.Task[None]) -> str:
+    if task.cancelled():
+        return "cancelled"
+    exc = task.exception()
+    return "returned" if exc is None else f"{type(exc).__name__}: {exc}"

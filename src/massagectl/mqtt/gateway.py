@@ -5,6 +5,11 @@ broker connection comes back with backoff whenever it drops; the gateway's avail
 carries a last will, so that when the gateway dies the broker itself says it is offline (and the
 devices, no longer fed, stop by their own watchdogs). On the way out every device is stopped and
 marked offline, and with ``remove_discovery`` taken out of Home Assistant.
+
+Its long-lived tasks are watched: a device host's task, or the broker loop, that ends by
+anything but a cancel ends the gateway with :class:`~massagectl.errors.TaskFailed` (every
+device stopped, the gateway offline) rather than leaving it serving on with a part missing.
+One message that cannot be handled is answered on an error topic and ends nothing.
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from .. import __version__
 from ..address import DeviceAddress
 from ..clock import first_of
-from ..errors import LinkError, UsageError
+from ..errors import LinkError, TaskFailed, UsageError
 from . import payloads
+from .answers import ErrorThrottle, suppressed_doc
 from .broker import Broker, broker_error
 from .device_host import DeviceHost
+from .inbox import MAX_UNREAD, Inbox, inbox_for
 from .outbox import Outbox
 from .topics import (
     DEFAULT_DISCOVERY_PREFIX,
@@ -97,6 +104,13 @@ class Gateway:
         #: Set while the broker connection is up (for tests and the status line).
         self.connected = asyncio.Event()
         self.broker_error = ""
+        # Answers to commands for devices this gateway does not have are rate-limited too.
+        self._errors = ErrorThrottle(self._report_suppressed)
+        # Messages dropped unread in a flood are counted, and the count said once a second.
+        self._unread_dropped = ErrorThrottle(self._report_unread_dropped, rate=0, burst=0)
+        self._inbox = inbox_for(self._dropped_unread, self._inbox_opened)
+        #: The inbox of the newest broker client (read directly when messages wait).
+        self._unread: Inbox | None = None
 
     async def run(self) -> None:
         """Serve until cancelled; then stop every device and say goodbye on the broker."""
@@ -105,13 +119,27 @@ class Gateway:
             asyncio.create_task(host.run(), name=f"device {host.name}")
             for host in self.hosts.values()
         ]
+        broker_loop = asyncio.create_task(self._broker_loop(), name="broker")
         try:
-            await self._broker_loop()
+            await asyncio.wait({broker_loop, *host_tasks}, return_when=asyncio.FIRST_COMPLETED)
+            # Nothing of these ends by itself (a lost device or broker is retried for ever):
+            # one that did is a failure, and the gateway ends rather than serve on without it.
+            for task in (broker_loop, *host_tasks):
+                if task.done():
+                    raise TaskFailed(
+                        f"gateway {self.topics.gateway}: its {task.get_name()} task ended "
+                        f"unexpectedly ({_why(task)}); every device was stopped"
+                    )
         finally:
+            broker_loop.cancel()
             for task in host_tasks:
                 task.cancel()
             # Each host stops its device as its task unwinds (the device layer's STOP on exit).
-            await asyncio.gather(*host_tasks, return_exceptions=True)
+            await asyncio.gather(broker_loop, *host_tasks, return_exceptions=True)
+            self._errors.close()
+            self._unread_dropped.close()
+            for host in self.hosts.values():
+                host.dispatch.answers.close()
             await self._goodbye()
 
     async def _broker_loop(self) -> None:
@@ -138,7 +166,10 @@ class Gateway:
     def _client(self) -> aiomqtt.Client:
         will = aiomqtt.Will(self.topics.status, OFFLINE.encode(), qos=1, retain=True)
         return self.broker.client(
-            f"massagectl-{self.topics.gateway}", will=will, protocol=aiomqtt.ProtocolVersion.V5
+            f"massagectl-{self.topics.gateway}",
+            will=will,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            incoming=self._inbox,
         )
 
     async def _session(self) -> None:
@@ -189,41 +220,77 @@ class Gateway:
                 await self.outbox.wake.wait()
 
     async def _listen(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            topic = message.topic.value
-            payload = (
-                message.payload
-                if isinstance(message.payload, bytes)
-                else str(message.payload).encode()
+        inbox = self._unread
+        async for first in client.messages:
+            message: aiomqtt.Message | None = first
+            while message is not None:
+                self._read(message)
+                # What else waits is read at once: aiomqtt's iterator costs a task and a wait
+                # for each message, which in a flood left the gateway reading slower than the
+                # broker delivered (and a stop waiting behind the backlog).
+                message = inbox.take_nowait() if inbox is not None else None
+
+    def _read(self, message: aiomqtt.Message) -> None:
+        topic = message.topic.value
+        payload = (
+            message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+        )
+        try:
+            self._handle(topic, payload, retained=bool(message.retain))
+        except Exception as exc:  # one message must never end the listener
+            _log.warning("%s: could not handle a message: %r", topic, exc)
+            self._error(f"could not handle this message: {type(exc).__name__}", topic, payload)
+
+    def _handle(self, topic: str, payload: bytes, *, retained: bool) -> None:
+        """One message from the broker: Home Assistant's status, or a device's command."""
+        if self.discovery_prefix is not None and topic == f"{self.discovery_prefix}/status":
+            if payload.strip().lower() == ONLINE.encode():
+                # Home Assistant restarted: it has forgotten the devices; tell it again
+                # (the same documents as before, so they must be sent again regardless).
+                for each in self.hosts.values():
+                    each.publish_discovery(again=True)
+            return
+        parts = split_device_topic(topic, self.topics.prefix)
+        if parts is None or parts[2] != "set":
+            return
+        host = self.hosts.get(parts[1])
+        if host is None:
+            self._error(
+                f"gateway {self.topics.gateway} has no device {parts[1]!r} "
+                f"(it has: {', '.join(self.hosts)})",
+                topic,
+                payload,
             )
-            if self.discovery_prefix is not None and topic == f"{self.discovery_prefix}/status":
-                if payload.strip().lower() == ONLINE.encode():
-                    # Home Assistant restarted: it has forgotten the devices; tell it again
-                    # (the same documents as before, so they must be sent again regardless).
-                    for each in self.hosts.values():
-                        each.publish_discovery(again=True)
-                continue
-            parts = split_device_topic(topic, self.topics.prefix)
-            if parts is None or parts[2] != "set":
-                continue
-            host = self.hosts.get(parts[1])
-            if host is None:
-                self.outbox.send(
-                    self.topics.error,
-                    payloads.dumps(
-                        payloads.error_payload(
-                            f"gateway {self.topics.gateway} has no device {parts[1]!r} "
-                            f"(it has: {', '.join(self.hosts)})",
-                            topic=topic,
-                            payload=payload,
-                        )
-                    ),
-                )
-                continue
-            try:
-                host.take(payload, retained=bool(message.retain))
-            except Exception:
-                _log.exception("%s: could not handle a command", topic)
+            return
+        host.dispatch.take(payload, retained=retained)
+
+    def _error(self, message: str, topic: str, payload: bytes) -> None:
+        """Say on the gateway's error topic what was wrong (rate-limited, as a device's)."""
+        if self._errors.allow():
+            doc = payloads.error_payload(message, topic=topic, payload=payload)
+            self.outbox.send(self.topics.error, payloads.dumps(doc))
+
+    def _inbox_opened(self, inbox: Inbox) -> None:
+        self._unread = inbox
+
+    def _dropped_unread(self, message: aiomqtt.Message) -> None:
+        self._unread_dropped.allow()  # never allowed: only counted, and the count said
+
+    def _report_unread_dropped(self, count: int) -> None:
+        message = (
+            f"{count} commands were dropped unread: overtaken by a stop, or more than "
+            f"{MAX_UNREAD} were waiting to be read (a stop is never dropped)"
+        )
+        _log.warning("broker: %s", message)
+        doc = payloads.error_payload(
+            message, topic=f"{self.topics.prefix}/{self.topics.gateway}/+/set"
+        )
+        doc["dropped"] = count
+        self.outbox.send(self.topics.error, payloads.dumps(doc))
+
+    def _report_suppressed(self, count: int) -> None:
+        doc = suppressed_doc(count, f"{self.topics.prefix}/{self.topics.gateway}/+/set")
+        self.outbox.send(self.topics.error, payloads.dumps(doc))
 
     async def _goodbye(self) -> None:
         """Devices offline, discovery removed if asked, the gateway offline; then disconnect."""
@@ -241,6 +308,13 @@ class Gateway:
                         await client.publish(message.topic, message.payload, qos=1, retain=True)
         except (aiomqtt.MqttError, TimeoutError) as exc:
             _log.warning("broker: could not say goodbye: %s", broker_error(self.broker, exc))
+
+
+def _why(task: asyncio.Task[None]) -> str:
+    if task.cancelled():
+        return "cancelled"
+    exc = task.exception()
+    return "returned" if exc is None else f"{type(exc).__name__}: {exc}"
 
 
 def _cancel_was_swallowed() -> bool:

@@ -52,9 +52,9 @@ class Outbox:
         self._dirty[topic] = None
         self.wake.set()
 
-    def send(self, topic: str, payload: bytes) -> None:
+    def send(self, topic: str, payload: bytes, *, qos: int = 1) -> None:
         """Queue a message that is not retained."""
-        self._queue.append(Message(topic, payload))
+        self._queue.append(Message(topic, payload, qos=qos))
         self.wake.set()
 
     def all_again(self) -> None:
