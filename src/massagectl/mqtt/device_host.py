@@ -23,15 +23,7 @@ from typing import Any, Final
 from ..address import DeviceAddress
 from ..connection import connect
 from ..device import DeviceState, Massager
-from ..errors import (
-    DeviceError,
-    LinkLost,
-    MassagectlError,
-    ProgramError,
-    SafetyHold,
-    TaskFailed,
-    UsageError,
-)
+from ..errors import DeviceError, LinkLost, MassagectlError, ProgramError, TaskFailed, UsageError
 from ..journal.session import JournalSession
 from ..programs.loader import all_programs, load_program_text
 from ..programs.model import Program
@@ -44,7 +36,7 @@ from .commands import NO_PROGRAM, SetCommand
 from .discovery import discovery_config, discovery_topic, removal_payload
 from .dispatch import Dispatcher
 from .outbox import Outbox
-from .session_refusal import HeldBack, refused_before
+from .session_refusal import refused_if_held
 from .topics import OFFLINE, ONLINE, DeviceTopics
 
 _log = logging.getLogger(__name__)
@@ -261,15 +253,8 @@ class DeviceHost:
         if m is None:
             raise LinkLost(f"{self.name} is not connected")
         # A device whose session is over starts nothing: the sender is told why, not ok.
-        if (why := refused_before(m, command)) is not None:
-            raise SafetyHold(f"{self.name}: {why}")
-        held = HeldBack(m, command)
-        try:
+        async with refused_if_held(m, command, self.name):
             await self._apply(m, command)
-        finally:
-            held.close()
-        if held.reason is not None:
-            raise SafetyHold(f"{self.name}: {held.reason}")
 
     async def _apply(self, m: Massager, c: SetCommand) -> None:
         if c.if_owner is not None and c.if_owner != self.owner:

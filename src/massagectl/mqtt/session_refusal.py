@@ -9,7 +9,11 @@ the rest still lasts, and the reset), on the error topic and the reply topic.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from ..device import Massager
+from ..errors import SafetyHold
 from ..safety.envelope import Cut
 from .commands import NO_PROGRAM, SetCommand
 
@@ -51,3 +55,19 @@ class HeldBack:
     def reason(self) -> str | None:
         """What to tell the sender, if the command was held back."""
         return None if self.cut is None else f"safety: {self.cut.message}"
+
+
+@asynccontextmanager
+async def refused_if_held(m: Massager, command: SetCommand, name: str) -> AsyncIterator[None]:
+    """Around carrying out ``command``: raises :class:`~massagectl.errors.SafetyHold` (which
+    the dispatcher answers with kind ``safety``) before a program that may not start, and
+    after a command that the envelope held back because the session is over."""
+    if (why := refused_before(m, command)) is not None:
+        raise SafetyHold(f"{name}: {why}")
+    held = HeldBack(m, command)
+    try:
+        yield
+    finally:
+        held.close()
+    if held.reason is not None:
+        raise SafetyHold(f"{name}: {held.reason}")
