@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from massagectl.mqtt.commands import CommandError, parse_command
+
 from .broker import Mosquitto
 from .gateway_support import WAIT_S, eventually, rig
 
@@ -86,3 +88,9 @@ async def test_a_session_past_its_longest_may_start_again_after_its_rest(
         assert state["speed_level"] == 2
         assert sim.state.speed == 2
         await r.ok("wand", {"stop": True})
+
+
+def test_safety_reset_stands_alone() -> None:
+    assert parse_command(b'{"safety_reset": true, "id": 7}').safety_reset is True
+    with pytest.raises(CommandError, match="safety_reset takes no other field"):
+        parse_command(b'{"safety_reset": true, "speed": 30}')
