@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from .address import DeviceAddress, parse_address
-from .clock import Clock
+from .clock import Clock, MonotonicClock
 from .device import Massager
 from .errors import ProfileError, UsageError
 from .profiles import Profile, get_profile
+from .safety.memory import SafetyMemory
+from .safety.store import remembered
 from .transports.base import Transport
 from .transports.serial import SerialTransport
 from .transports.tcp import TcpTransport
@@ -17,7 +19,10 @@ from .transports.tcp import TcpTransport
 
 @asynccontextmanager
 async def connect(
-    address: str | DeviceAddress, *, clock: Clock | None = None
+    address: str | DeviceAddress,
+    *,
+    clock: Clock | None = None,
+    safety_memory: SafetyMemory | None = None,
 ) -> AsyncIterator[Massager]:
     """Connect to the device at ``address``; stop it and disconnect on the way out.
 
@@ -27,6 +32,10 @@ async def connect(
     and bleak's real client (``massager.transport.radio``, ``.peripheral``), otherwise in
     process. ``ble:`` addresses use the platform's Bluetooth, or the simulator's process-wide
     radio when ``MASSAGECTL_BLE_BACKEND=sim``.
+
+    ``safety_memory`` is what the safety envelope counts into (see :mod:`massagectl.safety`);
+    without it, a real device in real time (serial, TCP, BLE) gets the memory kept for it
+    across runs, and any other a fresh one.
     """
     addr = parse_address(address) if isinstance(address, str) else address
     if addr.scheme == "mqtt":
@@ -36,7 +45,11 @@ async def connect(
     profile = get_profile(addr.profile)
     async with AsyncExitStack() as stack:
         transport = await _transport_for(addr, profile, clock, stack)
-        massager = Massager(transport, profile, clock=clock, name=str(addr))
+        if safety_memory is None and (clock is None or isinstance(clock, MonotonicClock)):
+            safety_memory = remembered(addr)
+        massager = Massager(
+            transport, profile, clock=clock, name=str(addr), safety_memory=safety_memory
+        )
         yield await stack.enter_async_context(massager)
 
 

@@ -46,6 +46,7 @@ from .mapping import fraction_to_level, heat_name_to_level
 from .profiles import Profile
 from .safety.envelope import Cut, SafetyEnvelope
 from .safety.limits import SafetyLimits, limits_for
+from .safety.memory import SafetyMemory
 from .transports.base import Transport
 
 __all__ = ["DeviceInfo", "DeviceState", "Massager"]
@@ -80,6 +81,7 @@ class Massager:
         name: str | None = None,
         limits: SafetyLimits | None = None,
         driver_factory: DriverFactory | None = None,
+        safety_memory: SafetyMemory | None = None,
     ) -> None:
         self.transport = transport
         self.profile = profile
@@ -116,6 +118,8 @@ class Massager:
         #: Set once the link is gone (closed, dropped, or the device stopped answering).
         self.link_lost = asyncio.Event()
         self._limits = limits
+        #: What the envelope counts into; handed in by whoever keeps the device for longer.
+        self._safety_memory = safety_memory
         self._envelope: SafetyEnvelope | None = None
         self._guard_wake = Signal()
         #: The envelope deadline the guard waits for (NaN: not known, so any change wakes it).
@@ -147,7 +151,7 @@ class Massager:
             self._tasks.append(asyncio.create_task(self._read_loop(), name=f"{self.name} reader"))
             self._info = await self.driver.start()
             limits = self._limits if self._limits is not None else limits_for(self.profile)
-            self._envelope = SafetyEnvelope(limits, self._info)
+            self._envelope = SafetyEnvelope(limits, self._info, self._safety_memory)
             self._set_state(self.driver.state)
             self._tasks.append(asyncio.create_task(self._write_loop(), name=f"{self.name} writer"))
             self._tasks.append(asyncio.create_task(self._guard_loop(), name=f"{self.name} guard"))

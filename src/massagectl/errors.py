@@ -61,3 +61,10 @@ class ProtocolError(DeviceError):
 class TaskFailed(MassagectlError):
     """A task that should run for as long as massagectl does ended unexpectedly; the devices
     it served have been stopped."""
+
+
+class SafetyHold(MassagectlError):
+    """A safety limit holds the device at rest (a session past its longest, not yet rested):
+    nothing was started, and the message says what ends the hold."""
+
+    exit_code = 4

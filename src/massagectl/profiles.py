@@ -165,6 +165,7 @@ class SafetyOverride(_Model):
     max_continuous_heat: Annotated[Duration, Field(gt=0)] | None = None
     heat_rest: Annotated[Duration, Field(ge=0)] | None = None
     max_session: Annotated[Duration, Field(gt=0)] | None = None
+    session_rest: Annotated[Duration, Field(ge=0)] | None = None
     max_intensity: Percent | None = None
 
 

@@ -14,7 +14,8 @@ from ..connection import connect
 from ..device import DeviceState, Massager
 from ..drivers.checks import BadDeviceReport
 from ..durations import format_duration, parse_duration
-from ..errors import UsageError, ValueOutOfRange
+from ..errors import SafetyHold, UsageError, ValueOutOfRange
+from ..safety.envelope import Cut
 from .render import state_json, state_line, state_table
 from .values import Amount, is_level, parse_heat, parse_speed
 
@@ -58,6 +59,9 @@ async def set_command(
 
     async with connect(device) as m:
         _validate(m, speed_amount, heat_amount)
+        # A session past its longest starts nothing: that is a failure to say, not a success.
+        held: list[Cut] = []
+        m.subscribe_safety(lambda cut: held.append(cut) if cut.kind == "session" else None)
         program_index = _program_index(m, program) if program is not None else None
         if program_index is not None:
             await m.run_program(program_index)
@@ -70,6 +74,8 @@ async def set_command(
         if heat_amount is not None:
             await m.set_heat(heat_amount.name or heat_amount.level or 0)
         state = await m.status()
+        if held and held[0].asked > 0:
+            raise SafetyHold(f"{m.name}: safety: {held[0].message}")
         print(f"{m.name}: {state_line(m.info, state)}", flush=True)
         if seconds is None:
             m.release()

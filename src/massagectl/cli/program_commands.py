@@ -23,7 +23,9 @@ from ..programs.check import (
 )
 from ..programs.loader import all_programs, get_program
 from ..programs.model import Program
-from ..programs.timeline import flatten
+from ..programs.timeline import Timeline, flatten
+from ..safety.limits import limits_for
+from ..safety.report import envelope_report
 from . import runner
 from .program_render import (
     check_table,
@@ -100,9 +102,11 @@ async def check_command(file: str, *, device: str | None, profile: str | None) -
 
         async with connect(addr) as m:
             rng, names, where = device_range(m), m.info.program_names, m.name
+            limits = m.envelope.limits
     else:
         assert prof is not None
         rng, names, where = profile_range(prof), _program_names(prof), prof.name
+        limits = limits_for(prof)
     report = analyse(program, rng)
     console = _console()
     console.print(f"levels on {where}: {device_text(rng)}")
@@ -116,6 +120,9 @@ async def check_command(file: str, *, device: str | None, profile: str | None) -
             f"{count} step{'s' if count != 1 else ''} cannot run as written on {where} (see notes)"
         )
     console.print(_heat_line(program, report))
+    # What the safety envelope will cut, counted as a run counts it.
+    for line in envelope_report(Timeline(program, rng), rng, limits):
+        console.print(f"safety: {line}")
 
 
 async def run_command(

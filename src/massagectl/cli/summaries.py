@@ -37,6 +37,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("check", "Validate a program; with a device or a profile, show what it will send and skip."),
     ("run", "Run a program: live view and keys on a terminal, one line per step otherwise."),
     ("history", "List the latest runs from the journal, or one run's events."),
+    ("safety-reset", "End a device's session after its longest, before its rest is over."),
     ("bridge", "Put this machine's devices on an MQTT broker (remote control, Home Assistant)."),
     ("fleet", "List the gateways and devices on a broker, with their state."),
 )

@@ -295,6 +295,13 @@ def history(
     _guard(runner.run(history_command(run_id, journal=journal, limit=limit, as_json=as_json)))
 
 
+@_command("safety-reset")
+def safety_reset(device: DeviceOption) -> None:
+    from .safety_command import safety_reset_command
+
+    _guard(runner.run(safety_reset_command(device)))
+
+
 BrokerOption = Annotated[
     str,
     typer.Option(

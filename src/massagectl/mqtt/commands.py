@@ -69,6 +69,8 @@ class SetCommand(BaseModel):
     if_owner: Annotated[str, Field(max_length=128)] | None = None
 
     stop: Literal[True] | None = None
+    #: The person ends the device's session before its rest is over (see docs/safety.md).
+    safety_reset: Literal[True] | None = None
     #: The fan's on/off: ON resumes the last speed set here (or the lowest), OFF stops.
     power: Literal["ON", "OFF", "on", "off"] | None = None
     #: Percent of the device's speed range, 0 (off) to 100.
@@ -108,6 +110,9 @@ class SetCommand(BaseModel):
         ]
         if self.stop and (manual or program):
             raise ValueError(f"stop takes no other field (got {', '.join(manual + program)})")
+        if self.safety_reset and (self.stop or manual or program):
+            others = (["stop"] if self.stop else []) + manual + program
+            raise ValueError(f"safety_reset takes no other field (got {', '.join(others)})")
         if manual and program:
             raise ValueError(f"{', '.join(program)} cannot be combined with {', '.join(manual)}")
         if self.run is not None and self.control is not None:
@@ -122,7 +127,7 @@ class SetCommand(BaseModel):
             self.speed is not None or self.speed_level is not None
         ):
             raise ValueError("a device program sets its own speed: give one or the other")
-        if not (self.stop or manual or program):
+        if not (self.stop or self.safety_reset or manual or program):
             raise ValueError("nothing to do: give stop, speed, heat, device_program, run, ...")
         return self
 

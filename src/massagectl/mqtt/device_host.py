@@ -29,12 +29,14 @@ from ..programs.loader import all_programs, load_program_text
 from ..programs.model import Program
 from ..programs.scheduler import Event, Scheduler
 from ..safety.envelope import Cut
+from ..safety.memory import SafetyMemory
 from . import payloads
 from .answers import Answers
 from .commands import NO_PROGRAM, SetCommand
 from .discovery import discovery_config, discovery_topic, removal_payload
 from .dispatch import Dispatcher
 from .outbox import Outbox
+from .session_refusal import refused_if_held
 from .topics import OFFLINE, ONLINE, DeviceTopics
 
 _log = logging.getLogger(__name__)
@@ -74,7 +76,10 @@ class DeviceHost:
         self.poll_s = poll_s
         #: The session journal that records programs run here (None: not recorded).
         self.journal = journal
-        self._connect = connector or (lambda addr: connect(addr))
+        #: What the safety envelope counted for this device: kept across reconnects (each makes
+        #: a new Massager), so that a link drop ends neither the heat count nor the session.
+        self.safety_memory: SafetyMemory | None = None
+        self._connect = connector or (lambda addr: connect(addr, safety_memory=self.safety_memory))
         self.massager: Massager | None = None
         #: Set while the device is connected and taking commands.
         self.ready = asyncio.Event()
@@ -108,6 +113,7 @@ class DeviceHost:
 
     async def _serve(self, m: Massager) -> None:
         self.massager = m
+        self.safety_memory = m.envelope.memory
         self.last_error = ""
         self.info_doc = payloads.info_payload(
             gateway=self.topics.gateway,
@@ -246,13 +252,19 @@ class DeviceHost:
         m = self.massager
         if m is None:
             raise LinkLost(f"{self.name} is not connected")
-        await self._apply(m, command)
+        # A device whose session is over starts nothing: the sender is told why, not ok.
+        async with refused_if_held(m, command, self.name):
+            await self._apply(m, command)
 
     async def _apply(self, m: Massager, c: SetCommand) -> None:
         if c.if_owner is not None and c.if_owner != self.owner:
             return  # a will (or a careful client) that only stops what it started itself
         if c.stop:
             await self.stop(f"stop from {c.client or 'a command'}")
+            return
+        if c.safety_reset:
+            m.envelope.reset_session()
+            self._event("safety", f"session reset by {c.client or 'a command'}")
             return
         if c.run is not None:
             await self._start_run(m, c)

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from typing import Protocol
 
-from ..errors import MassagectlError, UsageError
+from ..errors import MassagectlError, SafetyHold, UsageError
 from .answers import Answers
 from .commands import CommandError, SetCommand, parse_command
 from .intake import DropReason, Intake
@@ -151,6 +151,8 @@ class Dispatcher:
             raise
         except MassagectlError as exc:
             kind = "usage" if isinstance(exc, UsageError) else "device"
+            if isinstance(exc, SafetyHold):
+                kind = "safety"  # a session past its longest: nothing started, and why
             self.answers.refuse(command.id, str(exc), kind)
         except TimeoutError:
             # A device that does not confirm in time must not end the worker: later commands

@@ -21,7 +21,8 @@ the commands the run sends, and decides, in one place:
   high ``--speedup``), not gone (then nobody reads it, and the device stays stopped: that is
   what the watchdog is for). The run sends the device its current levels at once rather than
   leaving it off until the program's next change; each is told once per run. (How long a session
-  may last in all is the safety envelope's limit, not the device's timer.)
+  may last in all, and the heat, is the safety envelope's limit, not the device's timer: the
+  envelope counts across these restarts, and holds back the heat they ask for during its rest.)
 - **Warn and go on** (a ``warning`` event) for a low battery (the device's ``LOW_BATTERY``, or a
   level at or below :data:`LOW_BATTERY_PCT` from a device that has no such fault), for heat the
   device switched off by itself (``HEAT_OFF_BY_DEVICE``), and, at the end of the run, for broken

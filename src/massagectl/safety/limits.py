@@ -6,7 +6,8 @@ on Linux; ``MASSAGECTL_CONFIG_DIR`` overrides it)::
     max_heat: high             # off, low, medium, high, or {level: N}
     max_continuous_heat: 30m   # then the heat goes off and stays off for heat_rest
     heat_rest: 10m
-    max_session: 90m           # then the device is stopped
+    max_session: 90m           # then the device is stopped, and nothing starts for session_rest
+    session_rest: 30m
     max_intensity: 100%        # the fastest speed, as a share of the device's range
     profiles:                  # tighter (or looser) limits for one model
       omp-heat-pad:
@@ -33,6 +34,7 @@ from ..programs.model import Heat
 DEFAULT_MAX_CONTINUOUS_HEAT_S = 30 * 60.0
 DEFAULT_HEAT_REST_S = 10 * 60.0
 DEFAULT_MAX_SESSION_S = 90 * 60.0
+DEFAULT_SESSION_REST_S = 30 * 60.0
 
 
 class UserSafety(SafetyOverride):
@@ -52,6 +54,7 @@ class SafetyLimits(BaseModel):
     max_continuous_heat_s: float = DEFAULT_MAX_CONTINUOUS_HEAT_S
     heat_rest_s: float = DEFAULT_HEAT_REST_S
     max_session_s: float = DEFAULT_MAX_SESSION_S
+    session_rest_s: float = DEFAULT_SESSION_REST_S
     max_intensity: float = 1.0
 
     @classmethod
@@ -63,6 +66,7 @@ class SafetyLimits(BaseModel):
             "max_continuous_heat": "max_continuous_heat_s",
             "heat_rest": "heat_rest_s",
             "max_session": "max_session_s",
+            "session_rest": "session_rest_s",
             "max_intensity": "max_intensity",
         }
         for layer in reversed([layer for layer in layers if layer is not None]):
