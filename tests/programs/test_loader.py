@@ -205,18 +205,28 @@ def test_pulse_on_and_off_stay_keys_despite_yaml_1_1(tmp_path: Path) -> None:
     assert only_step(load(tmp_path, body)).pattern == Pulse(on=0.3, off=0.3)
 
 
-def test_merge_keys_copy_a_step_and_lines_still_point_at_the_right_place(
+def test_merge_keys_copy_a_mapping_and_lines_still_point_at_the_right_place(
     tmp_path: Path,
 ) -> None:
     body = HEADER + (
-        "  - &base\n    name: a\n    duration: 5s\n    speed: 30%\n"
-        "  - <<: *base\n    name: b\n    speed: 90%\n"
+        "  - name: a\n    duration: 5s\n    speed: 30%\n"
+        "  - <<: {duration: 5s, speed: 30%}\n    name: b\n    speed: 90%\n"
     )
     program = load(tmp_path, body)
     b = program.step_definitions()["b"]
     assert (b.duration, b.speed) == (5, Speed(fraction=0.9))
-    broken = body.replace("duration: 5s", "duration: -5s")
-    assert error(tmp_path, broken).startswith("6: steps[0].duration: ")
+    broken = body.replace("{duration: 5s", "{duration: -5s")
+    assert error(tmp_path, broken).startswith("7: steps[1].duration: ")
+
+
+def test_anchors_and_aliases_are_refused_on_their_line(tmp_path: Path) -> None:
+    body = HEADER + (
+        "  - &base\n    name: a\n    duration: 5s\n    speed: 30%\n"
+        "  - <<: *base\n    name: b\n    speed: 90%\n"
+    )
+    assert error(tmp_path, body) == (
+        "4: YAML anchors and aliases (&name, *name) are not allowed; write the value out"
+    )
 
 
 def test_a_value_yaml_cannot_build(tmp_path: Path) -> None:
