@@ -13,6 +13,7 @@ error rather than silently keeping the last value. Values still follow YAML 1.1,
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from functools import cache
@@ -85,9 +86,13 @@ def all_programs() -> list[Program]:
 
 
 def get_program(name_or_path: str) -> Program:
-    """A program file by path (``*.yaml``, ``*.yml`` or an existing file), else a preset by name."""
-    if name_or_path.endswith((".yaml", ".yml")) or Path(name_or_path).is_file():
-        return load_program_file(Path(name_or_path))
+    """A program file by path (``*.yaml``, ``*.yml``, anything with a ``/`` or anything that
+    exists), else a preset by name."""
+    # Whatever exists is read as a file, so that a FIFO or a device is refused as not a regular
+    # file (without blocking) rather than looked up as a preset's name.
+    path = Path(name_or_path)
+    if name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path or os.path.lexists(path):
+        return load_program_file(path)
     try:
         return _shipped()[name_or_path]
     except KeyError:
