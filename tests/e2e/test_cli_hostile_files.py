@@ -142,7 +142,10 @@ def test_a_hostile_program_is_refused_before_the_device_hears_a_byte(tmp_path: P
         sim.close()
 
 
-def test_a_long_but_honest_program_still_loads(tmp_path: Path) -> None:
+def test_the_size_limit_refuses_an_oversized_file_but_not_a_long_program(tmp_path: Path) -> None:
+    big = oversized(tmp_path)
+    code, _, stderr, _ = run_cli("check", str(big))
+    assert_one_line(code, stderr, f"{big}: larger than {MAX_FILE_BYTES // 1024} KiB")
     # Five hundred steps with cues: longer than any real program, well inside the limits.
     path = tmp_path / "long.yaml"
     body = HEADER.format(name="long") + "".join(
