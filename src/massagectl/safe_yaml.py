@@ -173,29 +173,36 @@ def compose(text: str, source: str, error: type[UsageError]) -> tuple[BoundedLoa
     ``source`` names the text in errors (``FILE:LINE: ...``). The caller disposes of the loader.
     """
     check_text_size(text, source, error)
-    loader = BoundedLoader(text)
+    loader: BoundedLoader | None = None
     try:
+        # Inside the try: the reader checks every character as it is made.
+        loader = BoundedLoader(text)
         return loader, loader.get_single_node()
-    except _Refused as exc:
-        loader.dispose()
-        raise error(f"{source}:{exc.line}: {exc.problem}") from None
-    except yaml.MarkedYAMLError as exc:
-        loader.dispose()
+    except BaseException as exc:
+        if loader is not None:
+            loader.dispose()
+        raise _as_error(exc, text, source, error) from None
+
+
+def _as_error(exc: BaseException, text: str, source: str, error: type[UsageError]) -> BaseException:
+    """The one-line error for what composing raised (anything else is raised as it was)."""
+    if isinstance(exc, _Refused):
+        return error(f"{source}:{exc.line}: {exc.problem}")
+    if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         problem = _one_line(exc.problem or str(exc))
         context = f" ({_one_line(exc.context)})" if exc.context else ""
-        raise error(f"{source}:{line}: not valid YAML: {problem}{context}") from None
-    except yaml.YAMLError as exc:
-        loader.dispose()
+        return error(f"{source}:{line}: not valid YAML: {problem}{context}")
+    if isinstance(exc, yaml.YAMLError):
         # A ReaderError (a character YAML does not allow) knows its offset, not its line.
         position = getattr(exc, "position", None)
         line = text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
-        raise error(f"{source}:{line}: not valid YAML: {_one_line(str(exc))}") from None
-    except RecursionError:
+        return error(f"{source}:{line}: not valid YAML: {_one_line(str(exc))}")
+    if isinstance(exc, RecursionError):
         # Not expected within MAX_DEPTH; a refusal rather than a traceback if it ever is.
-        loader.dispose()
-        raise error(f"{source}: nested too deeply to read") from None
+        return error(f"{source}: nested too deeply to read")
+    return exc
 
 
 def load_data(text: str, source: str, error: type[UsageError]) -> Any:
