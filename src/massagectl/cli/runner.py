@@ -1,7 +1,8 @@
 """Running a command's coroutine: signals stop the device, errors become one line and an exit code.
 
 Ctrl-C (SIGINT), SIGTERM and SIGHUP cancel the command's task; the ``async with`` blocks of the
-devices then send STOP before the process exits. A :class:`MassagectlError` is printed as one line
+devices then send STOP before the process exits. (Before the loop starts, and while a command
+only reads files, they end the process at once instead: see :mod:`.signals`.) A :class:`MassagectlError` is printed as one line
 naming what went wrong, with its exit code (2 for bad input, 3 for a device or link failure).
 """
 
@@ -21,8 +22,6 @@ _log = logging.getLogger("massagectl")
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_DEVICE = 3
-
-_STOP_SIGNALS = STOP_SIGNALS
 
 #: The stop signals received while the current command runs, first first.
 _received: list[signal.Signals] = []
@@ -62,8 +61,8 @@ def run(coro: Coroutine[Any, Any, int | None]) -> int:
 
         # Put back what was in force before (main's handlers end the process at once), so that
         # a signal after the loop is done, with every device closed, still ends it cleanly.
-        previous = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
-        for sig in _STOP_SIGNALS:
+        previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+        for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, on_signal, sig)
         try:
             return await coro
