@@ -244,3 +244,16 @@ def test_text_source_names_the_error_and_skips_the_name_check() -> None:
     assert load_program_text(text, "<stdin>").name == "anything"
     with pytest.raises(ProgramError, match=r"^<stdin>:4: steps\[0\]\.bogus: unknown field$"):
         load_program_text(text.replace("speed: 2%", "bogus: 1"), "<stdin>")
+
+
+def test_inline_text_meets_the_same_limits_as_a_file() -> None:
+    # Programs sent over MQTT arrive as text, not as a file: the same bounds hold.
+    deep = "name: d\ntitle: D\nsteps: " + "[" * 600 + "]" * 600 + "\n"
+    with pytest.raises(ProgramError, match=r"^<mqtt>:3: nested more than 64 lists or mappings"):
+        load_program_text(deep, "<mqtt>")
+    aliased = "name: a\ntitle: A\nsteps:\n  - &a {name: a, duration: 5s}\n  - *a\n"
+    with pytest.raises(ProgramError, match=r"^<mqtt>:4: YAML anchors and aliases"):
+        load_program_text(aliased, "<mqtt>")
+    big = "name: b\ntitle: B\nsummary: '" + "x" * 300_000 + "'\nsteps: []\n"
+    with pytest.raises(ProgramError, match=r"^<mqtt>: larger than 256 KiB"):
+        load_program_text(big, "<mqtt>")
