@@ -2,8 +2,9 @@
 
 Ctrl-C (SIGINT), SIGTERM and SIGHUP cancel the command's task; the ``async with`` blocks of the
 devices then send STOP before the process exits. (Before the loop starts, and while a command
-only reads files, they end the process at once instead: see :mod:`.signals`.) A :class:`MassagectlError` is printed as one line
-naming what went wrong, with its exit code (2 for bad input, 3 for a device or link failure).
+only reads files, they end the process at once instead: see :mod:`.signals`.) A
+:class:`MassagectlError` is printed as one line naming what went wrong, with its exit code (2 for
+bad input, 3 for a device or link failure).
 """
 
 from __future__ import annotations
