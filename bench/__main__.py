@@ -10,7 +10,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import cli_bench, fleet_bench, flood_bench, link_bench, mqtt_bench, scheduler_bench
+from . import (
+    cli_bench,
+    fleet_bench,
+    flood_bench,
+    journal_bench,
+    link_bench,
+    mqtt_bench,
+    scheduler_bench,
+)
 from .result import Result
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -29,6 +37,7 @@ def entries(quick: bool) -> dict[str, Callable[[], Result]]:
         "devices_at_20hz": lambda: fleet_bench.devices_at_20hz(quick),
         "stop_latency_p99": lambda: fleet_bench.stop_latency(quick),
         "cli_start": lambda: cli_bench.cli_start(quick),
+        "journal_open": lambda: journal_bench.journal_open(quick),
     }
 
 

@@ -11,12 +11,12 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ProfileError
 from .programs.model import Duration, Heat, Percent
 from .resources import data_dir
+from .safe_yaml import load_data, read_text
 
 
 class _Model(BaseModel):
@@ -219,17 +219,10 @@ class Profile(_Model):
 
 def load_profile_file(path: Path) -> Profile:
     """Load and validate one profile file; errors name the file and the field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ProfileError(f"{path}: not UTF-8 text ({exc.reason})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where, problem = _yaml_line(exc, text), _yaml_problem(exc)
-        raise ProfileError(f"{path}{where}: not valid YAML: {problem}") from None
+    # Bounded reading and parsing (size, depth, no aliases): see massagectl.safe_yaml.
+    text = read_text(path, ProfileError)
+    assert text is not None  # not missing_ok: a missing file is an error
+    raw = load_data(text, str(path), ProfileError)
     if not isinstance(raw, dict):
         raise ProfileError(f"{path}: a profile is a mapping of fields")
     try:
@@ -243,23 +236,6 @@ def load_profile_file(path: Path) -> Profile:
     if profile.name != path.stem:
         raise ProfileError(f"{path}: field name: {profile.name!r} must match the file name")
     return profile
-
-
-def _yaml_line(exc: yaml.YAMLError, text: str) -> str:
-    """``:LINE`` where the YAML went wrong, when PyYAML says."""
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    if mark is not None:
-        return f":{mark.line + 1}"
-    position = getattr(exc, "position", None)  # a ReaderError knows its offset, not its line
-    return f":{text.count(chr(10), 0, position) + 1}" if isinstance(position, int) else ""
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """PyYAML's message on one line, without the excerpt it draws under it."""
-    problem = getattr(exc, "problem", None)
-    context = getattr(exc, "context", None)
-    message = f"{problem} ({context})" if problem and context else problem or str(exc)
-    return " ".join(str(message).split())
 
 
 @cache

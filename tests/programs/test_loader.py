@@ -205,18 +205,28 @@ def test_pulse_on_and_off_stay_keys_despite_yaml_1_1(tmp_path: Path) -> None:
     assert only_step(load(tmp_path, body)).pattern == Pulse(on=0.3, off=0.3)
 
 
-def test_merge_keys_copy_a_step_and_lines_still_point_at_the_right_place(
+def test_merge_keys_copy_a_mapping_and_lines_still_point_at_the_right_place(
     tmp_path: Path,
 ) -> None:
     body = HEADER + (
-        "  - &base\n    name: a\n    duration: 5s\n    speed: 30%\n"
-        "  - <<: *base\n    name: b\n    speed: 90%\n"
+        "  - name: a\n    duration: 5s\n    speed: 30%\n"
+        "  - <<: {duration: 5s, speed: 30%}\n    name: b\n    speed: 90%\n"
     )
     program = load(tmp_path, body)
     b = program.step_definitions()["b"]
     assert (b.duration, b.speed) == (5, Speed(fraction=0.9))
-    broken = body.replace("duration: 5s", "duration: -5s")
-    assert error(tmp_path, broken).startswith("6: steps[0].duration: ")
+    broken = body.replace("{duration: 5s", "{duration: -5s")
+    assert error(tmp_path, broken).startswith("7: steps[1].duration: ")
+
+
+def test_anchors_and_aliases_are_refused_on_their_line(tmp_path: Path) -> None:
+    body = HEADER + (
+        "  - &base\n    name: a\n    duration: 5s\n    speed: 30%\n"
+        "  - <<: *base\n    name: b\n    speed: 90%\n"
+    )
+    assert error(tmp_path, body) == (
+        "4: YAML anchors and aliases (&name, *name) are not allowed; write the value out"
+    )
 
 
 def test_a_value_yaml_cannot_build(tmp_path: Path) -> None:
@@ -234,3 +244,16 @@ def test_text_source_names_the_error_and_skips_the_name_check() -> None:
     assert load_program_text(text, "<stdin>").name == "anything"
     with pytest.raises(ProgramError, match=r"^<stdin>:4: steps\[0\]\.bogus: unknown field$"):
         load_program_text(text.replace("speed: 2%", "bogus: 1"), "<stdin>")
+
+
+def test_inline_text_meets_the_same_limits_as_a_file() -> None:
+    # Programs sent over MQTT arrive as text, not as a file: the same bounds hold.
+    deep = "name: d\ntitle: D\nsteps: " + "[" * 600 + "]" * 600 + "\n"
+    with pytest.raises(ProgramError, match=r"^<mqtt>:3: nested more than 64 lists or mappings"):
+        load_program_text(deep, "<mqtt>")
+    aliased = "name: a\ntitle: A\nsteps:\n  - &a {name: a, duration: 5s}\n  - *a\n"
+    with pytest.raises(ProgramError, match=r"^<mqtt>:4: YAML anchors and aliases"):
+        load_program_text(aliased, "<mqtt>")
+    big = "name: b\ntitle: B\nsummary: '" + "x" * 300_000 + "'\nsteps: []\n"
+    with pytest.raises(ProgramError, match=r"^<mqtt>: larger than 256 KiB"):
+        load_program_text(big, "<mqtt>")

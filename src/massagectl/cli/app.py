@@ -35,6 +35,10 @@ def main() -> None:
         sys.stdout.write(top_level_help(_prog_name(), _width()))
         sys.stdout.flush()
         raise SystemExit(0 if args else _EXIT_NO_COMMAND)
+    # Before the slow imports: Ctrl-C or SIGTERM during them ends the process in one line.
+    from .signals import install
+
+    install()
     from .typer_app import main as typer_main
 
     typer_main()

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from ..journal import EventRecord, Journal, JournalError, RunRecord, journal_path
+from ..journal.integrity import damaged_message
 from ..journal.store import now
 from .program_render import clock_text
 
@@ -28,7 +33,7 @@ async def history_command(
         else:
             print(f"no runs recorded yet in {path}", file=sys.stderr, flush=True)
         return
-    with Journal(path, create=False) as j:
+    with _reading(path) as j:
         if run_id is None:
             runs = j.runs(limit)
             if as_json:
@@ -49,6 +54,18 @@ async def history_command(
     for line in run_header(run):
         console.print(line, highlight=False)
     console.print(events_table(run, events))
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[Journal]:
+    """The journal at ``path``, opened for reading; a record that cannot be read is damage."""
+    try:
+        with Journal(path, create=False) as j:
+            yield j
+    except sqlite3.DatabaseError as exc:
+        # The check on opening reads every page, but not every record's contents: a record
+        # that still cannot be read is the same damage, and gets the same way out.
+        raise JournalError(damaged_message(path, str(exc))) from None
 
 
 def _console() -> Console:

@@ -24,7 +24,7 @@ from ..programs.check import (
 from ..programs.loader import all_programs, get_program
 from ..programs.model import Program
 from ..programs.timeline import Timeline, flatten
-from ..safety.limits import limits_for
+from ..safety.limits import limits_for, load_user_limits
 from ..safety.report import envelope_report
 from . import runner
 from .program_render import (
@@ -35,6 +35,7 @@ from .program_render import (
     seconds_text,
     steps_table,
 )
+from .signals import exit_at_once
 
 # The device stack, the scheduler, the journal and the live view are imported by the functions
 # that connect to devices, so that `programs`, `show` and `check` without a device start sooner.
@@ -57,8 +58,9 @@ async def programs_command() -> None:
 
 async def show_command(program_ref: str, *, plot: str | None, profile: str | None) -> None:
     """``massagectl show``: the steps as a table, and optionally a plot."""
-    program = get_program(program_ref)
-    prof = get_profile(profile) if profile is not None else default_profile_for(program)
+    with exit_at_once():  # only files are read: a stop signal need not wait for the parse
+        program = get_program(program_ref)
+        prof = get_profile(profile) if profile is not None else default_profile_for(program)
     device = profile_range(prof)
     if plot is not None:
         from ..programs.plot import PLOT_SUFFIXES
@@ -83,10 +85,13 @@ async def check_command(file: str, *, device: str | None, profile: str | None) -
     if device is not None and profile is not None:
         raise UsageError("check: give --device or --profile, not both")
     addr = parse_address(device) if device is not None else None
-    prof = get_profile(profile) if profile is not None else None
-    if prof is not None:
-        profile_range(prof)  # a profile that defers to the device is refused here
-    program = get_program(file)
+    with exit_at_once():  # only files are read: a stop signal need not wait for the parse
+        prof = get_profile(profile) if profile is not None else None
+        if prof is not None:
+            profile_range(prof)  # a profile that defers to the device is refused here
+        program = get_program(file)
+        if addr is not None:
+            load_user_limits()  # as in `run`: refused before the device hears a byte
     steps = flatten(program)
     print(
         f"ok: {program.name}, {len(steps)} step{'s' if len(steps) != 1 else ''}, "
@@ -144,7 +149,11 @@ async def run_command(
 
     if on_disconnect not in ("stop", "resume"):
         raise UsageError(f"--on-disconnect {on_disconnect!r}: use stop or resume")
-    program = get_program(program_ref)
+    with exit_at_once():  # no device is open yet: a stop signal need not wait for the parse
+        program = get_program(program_ref)
+        # Each device reads safety.yaml once it has greeted it; read it here first, so that a
+        # broken file refuses the run before any device hears a byte.
+        load_user_limits()
     scale = parse_intensity(intensity) if intensity is not None else 1.0
     factor = parse_speedup(speedup) if speedup is not None else None
     addresses = [parse_address(d) for d in devices]

@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import Any, Final, Self
 
 from ..errors import UsageError
-from . import liveness
+from . import integrity, liveness
 from .schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, valid_outcome
 
 _log = logging.getLogger(__name__)
@@ -151,6 +151,10 @@ class Journal:
         self._locks: dict[int, liveness.RunLock] = {}
         self._db = self._open(create)
         try:
+            # Before anything else reads it, so that a damaged file is one clear refusal.
+            reason = integrity.problem(self._db)
+            if reason is not None:
+                raise JournalError(integrity.damaged_message(self.path, reason))
             self._prepare(create)
             if create:
                 self.mark_interrupted()

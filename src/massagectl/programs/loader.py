@@ -13,6 +13,7 @@ error rather than silently keeping the last value. Values still follow YAML 1.1,
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from functools import cache
@@ -27,6 +28,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ..durations import format_duration
 from ..errors import ProgramError
 from ..resources import data_dir
+from ..safe_yaml import BoundedLoader, compose, read_text
 from .model import (
     HEAT_OFF,
     LocatedError,
@@ -66,12 +68,8 @@ def load_program_text(text: str, source: str) -> Program:
 
 def load_program_file(path: Path) -> Program:
     """Load and validate one program file; its ``name`` must be the file name without suffix."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProgramError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ProgramError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    text = read_text(path, ProgramError)
+    assert text is not None  # not missing_ok: a missing file is an error
     return _load(text, str(path), expected_name=path.stem)
 
 
@@ -88,9 +86,13 @@ def all_programs() -> list[Program]:
 
 
 def get_program(name_or_path: str) -> Program:
-    """A program file by path (``*.yaml``, ``*.yml`` or an existing file), else a preset by name."""
-    if name_or_path.endswith((".yaml", ".yml")) or Path(name_or_path).is_file():
-        return load_program_file(Path(name_or_path))
+    """A program file by path (``*.yaml``, ``*.yml``, anything with a ``/`` or anything that
+    exists), else a preset by name."""
+    # Whatever exists is read as a file, so that a FIFO or a device is refused as not a regular
+    # file (without blocking) rather than looked up as a preset's name.
+    path = Path(name_or_path)
+    if name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path or os.path.lexists(path):
+        return load_program_file(path)
     try:
         return _shipped()[name_or_path]
     except KeyError:
@@ -124,20 +126,8 @@ def _one_line(text: str) -> str:
 
 def _compose(text: str, source: str) -> tuple[dict[str, Any], dict[_Loc, int]]:
     """The program's data and the 1-based line of each key and list item, by path."""
-    try:
-        loader = yaml.SafeLoader(text)
-        root = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        problem = _one_line(exc.problem or str(exc))
-        context = f" ({_one_line(exc.context)})" if exc.context else ""
-        raise ProgramError(f"{source}:{line}: not valid YAML: {problem}{context}") from None
-    except yaml.YAMLError as exc:
-        # A ReaderError (a character YAML does not allow) knows its offset, not its line.
-        position = getattr(exc, "position", None)
-        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
-        raise ProgramError(f"{source}:{line}: not valid YAML: {_one_line(str(exc))}") from None
+    # Bounded: no anchors or aliases, limited size and depth (see massagectl.safe_yaml).
+    loader, root = compose(text, source, ProgramError)
     try:
         if root is None:
             raise ProgramError(f"{source}:1: the file is empty; a program is a mapping of fields")
@@ -159,12 +149,10 @@ def _compose(text: str, source: str) -> tuple[dict[str, Any], dict[_Loc, int]]:
 class _Walker:
     """Builds Python data from composed nodes, recording the line of every key and item."""
 
-    def __init__(self, loader: yaml.SafeLoader, source: str, open_nodes: set[int] | None = None):
+    def __init__(self, loader: BoundedLoader, source: str):
         self.loader = loader
         self.source = source
         self.lines: dict[_Loc, int] = {}
-        # Collections being walked: an alias to one of them would recurse for ever.
-        self.open_nodes = open_nodes if open_nodes is not None else set()
 
     def fail(self, node: Node, path: _Loc, message: str) -> NoReturn:
         field = f" {_render(path)}:" if path else ""
@@ -178,25 +166,21 @@ class _Walker:
                 self.fail(node, path, _one_line(exc.problem or str(exc)))
             except Exception:  # PyYAML's own constructors choke on e.g. ``!!int abc``
                 self.fail(node, path, f"{node.value!r} cannot be read as {node.tag}")
-        if id(node) in self.open_nodes:
-            self.fail(node, path, "an alias refers to a mapping or list that contains it")
-        self.open_nodes.add(id(node))
-        try:
-            if isinstance(node, SequenceNode):
-                if node.tag != _SEQ_TAG:
-                    self.fail(node, path, f"the YAML tag {node.tag} is not supported here")
-                items = []
-                for index, child in enumerate(node.value):
-                    self.lines[(*path, index)] = child.start_mark.line + 1
-                    items.append(self.walk(child, (*path, index)))
-                return items
-            if isinstance(node, MappingNode):
-                if node.tag != _MAP_TAG:
-                    self.fail(node, path, f"the YAML tag {node.tag} is not supported here")
-                return self.mapping(node, path)
-            self.fail(node, path, "unexpected YAML node")
-        finally:
-            self.open_nodes.discard(id(node))
+        # No alias can reach here (the composer refuses them), so no node is walked twice and
+        # the walk is as deep as the file's nesting, which the composer bounds too.
+        if isinstance(node, SequenceNode):
+            if node.tag != _SEQ_TAG:
+                self.fail(node, path, f"the YAML tag {node.tag} is not supported here")
+            items = []
+            for index, child in enumerate(node.value):
+                self.lines[(*path, index)] = child.start_mark.line + 1
+                items.append(self.walk(child, (*path, index)))
+            return items
+        if isinstance(node, MappingNode):
+            if node.tag != _MAP_TAG:
+                self.fail(node, path, f"the YAML tag {node.tag} is not supported here")
+            return self.mapping(node, path)
+        self.fail(node, path, "unexpected YAML node")
 
     def mapping(self, node: MappingNode, path: _Loc) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -220,7 +204,7 @@ class _Walker:
         return out
 
     def merge(self, key_node: Node, value_node: Node, path: _Loc, out: dict[str, Any]) -> None:
-        """``<<: *base`` or ``<<: [*a, *b]``: keys given here win, then earlier sources."""
+        """``<<: {...}`` or ``<<: [{...}, {...}]``: keys given here win, then earlier sources."""
         sources: Iterable[Node] = (
             value_node.value if isinstance(value_node, SequenceNode) else [value_node]
         )
@@ -228,7 +212,7 @@ class _Walker:
             if not isinstance(src, MappingNode):
                 self.fail(key_node, path, "<< merges a mapping or a list of mappings")
             # A separate walker, so that the merged mapping's lines do not overwrite these.
-            other = _Walker(self.loader, self.source, self.open_nodes)
+            other = _Walker(self.loader, self.source)
             merged = other.walk(src, path)
             for key, value in merged.items():
                 if key in out:

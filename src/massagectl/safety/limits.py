@@ -24,12 +24,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import UsageError
 from ..profiles import Profile, SafetyOverride
 from ..programs.model import Heat
+from ..safe_yaml import load_data, read_text
 
 DEFAULT_MAX_CONTINUOUS_HEAT_S = 30 * 60.0
 DEFAULT_HEAT_REST_S = 10 * 60.0
@@ -104,18 +104,11 @@ def safety_file() -> Path:
 def load_user_limits(path: Path | None = None) -> UserSafety:
     """The person's limits (none if the file does not exist); errors name the file and field."""
     path = path or safety_file()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    # Bounded reading and parsing (size, depth, no aliases): see massagectl.safe_yaml.
+    text = read_text(path, UsageError, missing_ok=True)
+    if text is None:
         return UserSafety()
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{path}{where}: not valid YAML") from None
+    raw = load_data(text, str(path), UsageError) or {}
     try:
         return UserSafety.model_validate(raw)
     except ValidationError as exc:
