@@ -111,6 +111,8 @@ class Massager:
         #: Set once the device reported what cannot be: it is stopped on the way out, even if
         #: this host did not start it (nothing it says about itself can be trusted).
         self._reported_bad = False
+        #: The STOP sent when a state turned bad (kept so that the task is not collected).
+        self._bad_stop: asyncio.Task[None] | None = None
         self._leave_running = False
         self._lost: LinkLost | None = None
         #: Set when the driver's feed raised: this connection's bytes are not fed any more.
@@ -316,6 +318,11 @@ class Massager:
             self._slots[CommandKind.STOP].waiters.extend(superseded)
         await self._submit(CommandKind.STOP, 0)
 
+    async def _stop_quietly(self) -> None:
+        with contextlib.suppress(DeviceError, TimeoutError):
+            async with asyncio.timeout(STOP_ON_EXIT_TIMEOUT_S):
+                await self.stop()
+
     async def ping(self) -> None:
         """Feed the watchdog (or the protocol's keepalive)."""
         await self._submit(CommandKind.PING, 0)
@@ -333,6 +340,10 @@ class Massager:
             raise ValueOutOfRange(f"{self.name}: {what} {value} is outside 0..{top}")
 
     async def _command(self, kind: CommandKind, value: int) -> int:
+        if value > 0 and self._state.bad_values:
+            # A device that reports what cannot be is not to be started again until what it
+            # says makes sense: whatever surface asks (a run, the bridge, the API).
+            raise BadDeviceReport(self.name, self._state.bad_values)
         allowed, cut = self.envelope.admit(kind, value, self.clock.now())
         if cut is not None:
             self._report(cut)
@@ -567,6 +578,11 @@ class Massager:
         if connected and self._info is not None:
             state = marked(state, self._info)
             self._reported_bad = self._reported_bad or bool(state.bad_values)
+            if state.bad_values and not self._state.bad_values and self._running:
+                # Stopped by the device layer itself, so that no surface can leave it running
+                # (a run also ends on it; a gateway or a script may have no run at all).
+                _log.info("%s", BadDeviceReport(self.name, state.bad_values))
+                self._bad_stop = asyncio.ensure_future(self._stop_quietly())
         if self._envelope is not None and state.connected:
             self._envelope.observe(state, self.clock.now())
             # Only when the guard's deadline moved: every STATUS comes here, and waking the
