@@ -22,9 +22,7 @@ async def test_a_device_that_reports_a_speed_it_cannot_have_is_stopped_and_refus
         # From now on its STATUS says speed 255 of 10: the gateway's next poll hears it, and
         # the device is stopped though no run is there to end.
         sim.firmware.lies.speed = 255
-        await eventually(
-            lambda: not sim.state.active, "the lying device stopped", within=WAIT_S
-        )
+        await eventually(lambda: not sim.state.active, "the lying device stopped", within=WAIT_S)
         state = await r.obs.wait_json(r.run.device("wand").state, faults=["BAD_REPORT"])
         assert state["faults"] == ["BAD_REPORT"]
 
