@@ -14,6 +14,7 @@ import pytest
 from massagectl.clock import VirtualClock
 from massagectl.connection import connect
 from massagectl.device import Massager
+from massagectl.errors import SafetyHold
 from massagectl.programs.model import Program
 from massagectl.programs.scheduler import Event, Scheduler
 
@@ -74,7 +75,9 @@ async def _run_hours_of_heat(*, drop_at: float | None) -> tuple[list[Event], Mas
             device.drop_link()
 
         dropper = asyncio.ensure_future(drop()) if drop_at is not None else None
-        await scheduler.run()
+        # The session's longest (90 minutes) ends the run, with the device at rest.
+        with pytest.raises(SafetyHold, match="session reached its longest"):
+            await scheduler.run()
         if dropper is not None:
             await dropper
         end = clock.now()
@@ -115,7 +118,11 @@ def test_the_cli_run_cuts_the_heat_on_a_device_that_switches_itself_off(tmp_path
          "--journal", str(journal)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    # Ended by the session's longest (90 minutes), not played on to a device held at rest.
+    assert done.returncode == 4, done.stderr
+    assert "session reached its longest (1h30m)" in done.stderr
+    assert "the run was ended and every device stopped" in done.stderr
+    assert "Traceback" not in done.stderr
     assert "heat was on for 30m without a break" in done.stderr
     history = subprocess.run(
         [*CLI, "history", "1", "--json", "--journal", str(journal)],

@@ -19,7 +19,7 @@ from typing import Final, Literal
 
 from ..clock import Clock, Signal, first_of
 from ..device import Massager
-from ..errors import DeviceError, DeviceRefused, LinkLost
+from ..errors import DeviceError, DeviceRefused, LinkLost, SafetyHold
 from ..safety.envelope import Cut
 from .faults import FaultWatch, Notice, stop_after_loss
 from .model import Program
@@ -160,6 +160,8 @@ class Scheduler:
         self._paused = False
         self._fade: Fade | None = None
         self._stopped = False
+        #: Set when a device's session reached its longest: the run ends with it.
+        self._held: SafetyHold | None = None
         self._rest_needed = False
         self._poke = Signal()
         self._segment: Segment | None = None
@@ -338,6 +340,8 @@ class Scheduler:
             self._fault_watch.close()
         if self._fault_watch.ended is not None:
             raise self._fault_watch.ended
+        if self._held is not None:
+            raise self._held
         self._emit("finished" if outcome == "finished" else "stopped")
         return outcome
 
@@ -373,6 +377,13 @@ class Scheduler:
     def _safety_listener(self, m: Massager) -> Callable[[Cut], None]:
         def listener(cut: Cut) -> None:
             self._emit("safety", device=m.name, message=cut.message)
+            if cut.kind == "session" and self._held is None:
+                # Past its longest session a device starts nothing: going on would play the
+                # rest of the program to a device held at rest.
+                self._held = SafetyHold(
+                    f"{m.name}: {cut.message}; the run was ended and every device stopped"
+                )
+                self.stop()
 
         return listener
 
