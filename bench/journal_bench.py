@@ -3,7 +3,8 @@ against the same on a journal of one run.
 
 Opening runs ``PRAGMA quick_check``, which reads every page, so its cost grows with the file;
 the rest of opening (connecting, the schema version, marking dead runs) does not. The goal keeps
-it a small part of the command's start-up (``cli_start``, some 300 ms on a 2-core machine).
+it a small part of the start-up of a command that reads the journal (``massagectl run`` imports
+and connects for some hundreds of milliseconds on a 2-core machine).
 """
 
 from __future__ import annotations
