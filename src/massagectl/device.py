@@ -31,15 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import Clock, MonotonicClock, Signal, first_of
-from .drivers.base import (
-    Command,
-    CommandKind,
-    DeviceInfo,
-    DeviceState,
-    Driver,
-    StateSink,
-    driver_for,
-)
+from .device_types import Command, CommandKind, DeviceInfo, DeviceState
+from .drivers.base import Driver, StateSink, driver_for
 from .drivers.checks import BadDeviceReport, marked
 from .errors import DeviceError, LinkLost, ValueOutOfRange
 from .mapping import fraction_to_level, heat_name_to_level

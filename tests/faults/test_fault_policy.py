@@ -10,7 +10,7 @@ import pytest
 from massagectl.clock import VirtualClock
 from massagectl.connection import connect
 from massagectl.device import Massager
-from massagectl.drivers.base import (
+from massagectl.device_types import (
     HEAT_OFF_BY_DEVICE,
     STOPPED_BY_DEVICE,
     Command,

@@ -15,7 +15,7 @@ import asyncio
 from hypothesis import given
 
 from massagectl.clock import MonotonicClock
-from massagectl.drivers.base import DeviceState
+from massagectl.device_types import DeviceState
 from massagectl.drivers.lovense import LovenseDriver
 from massagectl.profiles import all_profiles, get_profile
 from massagectl.protocols import lovense as lv

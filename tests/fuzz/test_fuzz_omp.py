@@ -15,7 +15,7 @@ from functools import partial
 from hypothesis import given
 
 from massagectl.clock import MonotonicClock
-from massagectl.drivers.base import DeviceState
+from massagectl.device_types import DeviceState
 from massagectl.drivers.omp import OmpDriver
 from massagectl.errors import ProtocolError
 from massagectl.profiles import all_profiles, get_profile

@@ -19,7 +19,7 @@ from __future__ import annotations
 from hypothesis import given
 
 from massagectl.clock import MonotonicClock
-from massagectl.drivers.base import DeviceState
+from massagectl.device_types import DeviceState
 from massagectl.drivers.rongtai import RongTaiDriver
 from massagectl.profiles import all_profiles, get_profile
 from massagectl.protocols import rongtai as rt

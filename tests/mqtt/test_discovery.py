@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from massagectl.drivers.base import DeviceInfo, DeviceState
+from massagectl.device_types import DeviceInfo, DeviceState
 from massagectl.mapping import heat_name_to_level
 from massagectl.mqtt import payloads
 from massagectl.mqtt.commands import NO_PROGRAM, SetCommand, parse_command

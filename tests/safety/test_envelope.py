@@ -12,7 +12,7 @@ import pytest
 from massagectl.clock import VirtualClock
 from massagectl.connection import connect
 from massagectl.device import Massager
-from massagectl.drivers.base import CommandKind, DeviceInfo
+from massagectl.device_types import CommandKind, DeviceInfo
 from massagectl.errors import UsageError
 from massagectl.profiles import SafetyOverride, get_profile
 from massagectl.programs.model import Heat, Program

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from massagectl.address import parse_address
-from massagectl.drivers.base import CommandKind, DeviceInfo, DeviceState
+from massagectl.device_types import CommandKind, DeviceInfo, DeviceState
 from massagectl.safety import SafetyEnvelope, SafetyLimits
 from massagectl.safety.memory import SafetyMemory
 from massagectl.safety.store import SafetyStore, device_key

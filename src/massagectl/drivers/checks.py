@@ -4,7 +4,7 @@ Every state a driver learns passes :func:`check_state` on its way up (the
 :class:`~massagectl.device.Massager` calls it), whatever the protocol: a device that says it
 runs speed 255 of 10, or reads 900 °C, is broken or not the device its profile describes, and
 nothing it says can be trusted any more. The device layer marks such a state with the fault
-:data:`~massagectl.drivers.base.BAD_REPORT` and the :class:`~massagectl.drivers.base.BadValue`
+:data:`~massagectl.device_types.BAD_REPORT` and the :class:`~massagectl.device_types.BadValue`
 findings; a run then ends with every device stopped, and ``Massager.status()`` raises
 :class:`BadDeviceReport`.
 
@@ -27,8 +27,8 @@ import dataclasses
 import math
 from typing import Final
 
+from ..device_types import BAD_REPORT, BadValue, DeviceInfo, DeviceState
 from ..errors import DeviceError
-from .base import BAD_REPORT, BadValue, DeviceInfo, DeviceState
 
 #: What a temperature sensor of a massager can read, °C (see the module notes).
 TEMPERATURE_C: Final = (-40.0, 125.0)

@@ -14,9 +14,10 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
+from ..device_types import Command, CommandKind, DeviceInfo
 from ..errors import DeviceRefused, LinkLost
 from ..protocols import lovense
-from .base import Command, CommandKind, DeviceInfo, Driver
+from .base import Driver
 
 _log = logging.getLogger(__name__)
 

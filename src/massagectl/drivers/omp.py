@@ -6,9 +6,10 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from ..device_types import Command, CommandKind, DeviceInfo, DeviceState
 from ..errors import DeviceRefused, LinkLost, ProtocolError
 from ..protocols import omp
-from .base import Command, CommandKind, DeviceInfo, DeviceState, Driver
+from .base import Driver
 
 _log = logging.getLogger(__name__)
 

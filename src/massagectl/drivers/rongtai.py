@@ -12,8 +12,8 @@ it then says has stopped without the host having stopped it, stopped by itself:
 
 - the chair in standby, with its session timer (nearly) run out: its auto-off, the fault
   ``AUTO_OFF``; in standby otherwise, or the massage stopped while the chair stays on:
-  :data:`~massagectl.drivers.base.STOPPED_BY_DEVICE` (its remote, a stalled motor);
-- the heat off while the chair stays on: :data:`~massagectl.drivers.base.HEAT_OFF_BY_DEVICE`
+  :data:`~massagectl.device_types.STOPPED_BY_DEVICE` (its remote, a stalled motor);
+- the heat off while the chair stays on: :data:`~massagectl.device_types.HEAT_OFF_BY_DEVICE`
   (its heater cut-out, its remote).
 
 Only a stop after the chair confirmed the host's start counts, so a status from before a key
@@ -28,16 +28,16 @@ import logging
 from dataclasses import dataclass
 
 from ..clock import first_of
-from ..protocols import rongtai
-from .base import (
+from ..device_types import (
     HEAT_OFF_BY_DEVICE,
     STOPPED_BY_DEVICE,
     Command,
     CommandKind,
     DeviceInfo,
     DeviceState,
-    Driver,
 )
+from ..protocols import rongtai
+from .base import Driver
 
 _log = logging.getLogger(__name__)
 

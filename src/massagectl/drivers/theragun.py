@@ -7,7 +7,7 @@ fraction straight into rpm.
 The protocol reports no faults either. A gun that has said it runs since the host started it,
 and then says it does not, without the host having stopped it, stopped by itself (its own
 button, a stalled motor, a flat battery): the driver reports that as the fault
-:data:`~massagectl.drivers.base.STOPPED_BY_DEVICE`, so that a program does not start it again
+:data:`~massagectl.device_types.STOPPED_BY_DEVICE`, so that a program does not start it again
 unasked. A status from before the gun took the host's start cannot raise it: only a stop after a
 confirmed start counts.
 """
@@ -18,9 +18,10 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from ..device_types import STOPPED_BY_DEVICE, Command, CommandKind, DeviceInfo, DeviceState
 from ..errors import LinkLost
 from ..protocols import theragun
-from .base import STOPPED_BY_DEVICE, Command, CommandKind, DeviceInfo, DeviceState, Driver
+from .base import Driver
 
 _log = logging.getLogger(__name__)
 

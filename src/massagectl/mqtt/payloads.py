@@ -9,7 +9,7 @@ import json
 import time
 from typing import Any, Final
 
-from ..drivers.base import DeviceInfo, DeviceState
+from ..device_types import DeviceInfo, DeviceState
 from ..mapping import HEAT_NAMES, heat_name_to_level
 from ..profiles import Profile
 

@@ -24,7 +24,8 @@ from typing import Any, Final
 import aiomqtt
 
 from ..address import DeviceAddress
-from ..drivers.base import Command, CommandKind, DeviceInfo, DeviceState, Driver
+from ..device_types import Command, CommandKind, DeviceInfo, DeviceState
+from ..drivers.base import Driver
 from ..errors import DeviceRefused, LinkError, LinkLost, ValueOutOfRange
 from ..profiles import Profile
 from ..transports.base import Transport

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from ..device import Massager
-from ..drivers.base import BAD_REPORT, HEAT_OFF_BY_DEVICE, STOPPED_BY_DEVICE, DeviceState
+from ..device_types import BAD_REPORT, HEAT_OFF_BY_DEVICE, STOPPED_BY_DEVICE, DeviceState
 from ..drivers.checks import describe
 from ..errors import DeviceError, DeviceRefused
 

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from ..drivers.base import CommandKind, DeviceInfo, DeviceState
+from ..device_types import CommandKind, DeviceInfo, DeviceState
 from ..durations import format_duration
 from .limits import SafetyLimits
 from .memory import SafetyMemory
