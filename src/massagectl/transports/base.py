@@ -31,7 +31,7 @@ class Transport(ABC):
     backoff_max_s: float = 8.0
     reconnect_attempts: int = 6
 
-    def __init__(self, description: str) -> None:
+    def __init__(self, description: str, *, clock: Clock | None = None) -> None:
         self.description = description
         self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
         #: Called with each chunk as it arrives, in place of the queue (see set_receiver).
@@ -40,8 +40,9 @@ class Transport(ABC):
         self._receiver_reentrant = False
         self._lost_reason: str | None = None
         self.lost = asyncio.Event()
-        #: The clock reconnect backoff waits on (the device layer shares its own).
-        self.clock: Clock = MonotonicClock()
+        #: The clock reconnect backoff waits on, given when the link is made: the device layer
+        #: above keeps time on it too, so that a virtual clock moves both alike.
+        self.clock: Clock = clock or MonotonicClock()
 
     @abstractmethod
     async def open(self) -> None:
