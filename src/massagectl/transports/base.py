@@ -133,6 +133,14 @@ class Transport(ABC):
         """Whether the link has gone away."""
         return self.lost.is_set()
 
+    def received(self, data: bytes) -> None:
+        """Take a chunk the link received (for the protocol object that reads the link)."""
+        self._deliver(data)
+
+    def dropped(self, reason: str) -> None:
+        """Mark the link lost for ``reason`` (for the protocol object that watches the link)."""
+        self._mark_lost(reason)
+
     def _deliver(self, data: bytes) -> None:
         if data and not self.lost.is_set():
             receiver = self._receiver
@@ -164,8 +172,8 @@ class StreamProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Hand the chunk to the owner (its receiver, or its queue for readers)."""
-        self._owner._deliver(data)
+        self._owner.received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Tell the owner its link is gone."""
-        self._owner._mark_lost(str(exc) if exc else "closed by the other side")
+        self._owner.dropped(str(exc) if exc else "closed by the other side")
