@@ -177,8 +177,7 @@ class Massager:
                 self.clock,
                 self.name,
                 report=self._safety_listeners.emit,
-                stop=self.stop,
-                heat_off=self._heat_off,
+                actions={"stop": self.stop, "heat-off": self._heat_off},
             )
             self._set_state(self.driver.state)
             self._start_writer_and_guard()

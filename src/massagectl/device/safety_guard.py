@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from ..clock import Clock, Signal, first_of
 from ..device_types import CommandKind, DeviceState
 from ..errors import DeviceError
-from ..safety.envelope import Cut, SafetyEnvelope
+from ..safety.envelope import Action, Cut, SafetyEnvelope
 
 __all__ = ["SafetyGuard"]
 
@@ -24,8 +24,8 @@ _log = logging.getLogger(__name__)
 class SafetyGuard:
     """Keeps one device within ``envelope``.
 
-    ``report`` hears of every cut; ``stop`` stops the device and ``heat_off`` turns its heat off
-    when a deadline falls due.
+    ``report`` hears of every cut; ``actions`` carry out what a deadline falling due asks for
+    (``"stop"``: stop the device, ``"heat-off"``: turn its heat off).
     """
 
     def __init__(
@@ -35,15 +35,13 @@ class SafetyGuard:
         name: str,
         *,
         report: Callable[[Cut], None],
-        stop: Callable[[], Awaitable[None]],
-        heat_off: Callable[[], Awaitable[None]],
+        actions: Mapping[Action, Callable[[], Awaitable[None]]],
     ) -> None:
         self.envelope = envelope
         self._clock = clock
         self._name = name
-        self._report_to = report
-        self._stop = stop
-        self._heat_off = heat_off
+        # Told of every cut, and how each deadline's action is carried out: by the device.
+        self._report_to, self._actions = report, actions
         self._wake = Signal()
         #: The envelope deadline the guard waits for (NaN: not known, so any change wakes it).
         self._deadline: float | None = math.nan
@@ -85,9 +83,6 @@ class SafetyGuard:
             for action, cut in envelope.due(self._clock.now()):
                 self.report(cut)
                 try:
-                    if action == "stop":
-                        await self._stop()
-                    else:
-                        await self._heat_off()
+                    await self._actions[action]()
                 except DeviceError as exc:
                     _log.warning("%s: safety %s failed: %s", self._name, action, exc)
