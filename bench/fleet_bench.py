@@ -83,7 +83,7 @@ async def fleet(
     profile = get_profile(PROFILE)
     devices = [SimulatedDevice(profile, clock) for _ in range(n)]
     massagers = [
-        Massager(InProcessTransport(d, f"sim:{PROFILE}#{i}"), profile, clock=clock)
+        Massager(InProcessTransport(d, f"sim:{PROFILE}#{i}", clock=clock), profile)
         for i, d in enumerate(devices)
     ]
     for d in devices:

@@ -47,9 +47,7 @@ async def connect(
         transport = await _transport_for(addr, profile, clock, stack)
         if safety_memory is None and (clock is None or isinstance(clock, MonotonicClock)):
             safety_memory = remembered(addr)
-        massager = Massager(
-            transport, profile, clock=clock, name=str(addr), safety_memory=safety_memory
-        )
+        massager = Massager(transport, profile, name=str(addr), safety_memory=safety_memory)
         yield await stack.enter_async_context(massager)
 
 
@@ -59,12 +57,12 @@ async def _remote(addr: DeviceAddress, clock: Clock | None) -> AsyncIterator[Mas
     from .mqtt.broker import broker_for_address
     from .mqtt.remote import MqttTransport, RemoteDriver
 
-    transport = MqttTransport(addr, broker_for_address(addr))
+    transport = MqttTransport(addr, broker_for_address(addr), clock=clock)
     await transport.open()
     try:
         assert transport.profile is not None  # open() waits for it
         massager = Massager(
-            transport, transport.profile, clock=clock, name=str(addr), driver_factory=RemoteDriver
+            transport, transport.profile, name=str(addr), driver_factory=RemoteDriver
         )
         async with massager:
             yield massager
@@ -93,15 +91,15 @@ async def _transport_for(
 
             peripheral = SimBleRadio().add(device)
             return SimBleTransport(peripheral, description=str(addr), clock=clock)
-        return InProcessTransport(device, str(addr))
+        return InProcessTransport(device, str(addr), clock=clock)
     if addr.scheme == "ble":
         from .transports.ble import BleTransport, backend_from_env
 
         return BleTransport(addr.target, profile, backend=backend_from_env(), clock=clock)
     if addr.scheme == "serial":
-        return SerialTransport(addr.target, addr.baud or profile.serial.baud)
+        return SerialTransport(addr.target, addr.baud or profile.serial.baud, clock=clock)
     if addr.scheme == "tcp":
-        return TcpTransport(addr.host, addr.port)
+        return TcpTransport(addr.host, addr.port, clock=clock)
     raise UsageError(f"{addr}: {addr.scheme} devices are not supported by this version yet")
 
 

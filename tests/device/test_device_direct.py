@@ -173,7 +173,7 @@ async def test_keepalive_is_timed_from_a_callers_own_command() -> None:
     clock = ScaledClock(10.0)
     async with (
         SimulatedDevice("omp-wand-heat", clock) as dev,
-        Massager(InProcessTransport(dev), dev.profile, clock=clock) as m,
+        Massager(InProcessTransport(dev, clock=clock), dev.profile) as m,
     ):
         await clock.sleep(0.1)
         start = clock.now()

@@ -162,7 +162,7 @@ async def test_idle_after_stop_does_not_busy_loop() -> None:
     host_clock = CountingClock(sim_clock)
     async with (
         SimulatedDevice("omp-wand-heat", sim_clock) as dev,
-        Massager(InProcessTransport(dev), dev.profile, clock=host_clock) as m,
+        Massager(InProcessTransport(dev, clock=host_clock), dev.profile) as m,
     ):
         await m.set_speed(0.5)
         await m.stop()

@@ -43,7 +43,7 @@ async def test_preset_runs_to_plan_on_real_device_model(profile: str, program: P
         outcome = await scheduler.run()
         states = device.timeline.states()
         sample_s = sample_period(m)
-        gap = m.driver.min_gap_s
+        gap = m.min_gap_s
     assert outcome == "finished"
     timeline = Timeline(program, device_range(m))
     planned = list(timeline.changes(sample_s=sample_s))

@@ -171,11 +171,11 @@ async def _transport(
     name = f"sim:{device.profile.name}"
     if link == "pty":
         path = await stack.enter_async_context(serve_pty(device))
-        return SerialTransport(path), f"serial:{path}"
+        return SerialTransport(path, clock=clock), f"serial:{path}"
     if link == "ble":
         peripheral = SimBleRadio().add(device)
         return SimBleTransport(peripheral, description=name, clock=clock), name
-    return InProcessTransport(device, name), name
+    return InProcessTransport(device, name, clock=clock), name
 
 
 async def _inject_at(

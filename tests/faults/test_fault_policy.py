@@ -152,7 +152,7 @@ async def test_a_watchdog_stop_left_from_before_does_not_end_the_run() -> None:
         await clock.sleep_until(clock.now() + 5)
         earlier.close()
         events: list[Event] = []
-        async with Massager(InProcessTransport(device), device.profile, clock=clock) as m:
+        async with Massager(InProcessTransport(device, clock=clock), device.profile) as m:
             assert m.state.faults == ("WATCHDOG_STOP",)
             outcome = await Scheduler(PROGRAM, [m], clock=clock, on_event=events.append).run()
     assert outcome == "finished"

@@ -86,7 +86,7 @@ async def test_session_longest_stops_the_device_and_starts_nothing_more() -> Non
     async with (
         clock.running(),
         SimulatedDevice(profile, clock) as device,
-        Massager(InProcessTransport(device), profile, clock=clock, limits=limits) as m,
+        Massager(InProcessTransport(device, clock=clock), profile, limits=limits) as m,
     ):
         m.subscribe_safety(cuts.append)
         start = clock.now()
@@ -112,7 +112,7 @@ async def run_capped(
     async with (
         clock.running(),
         SimulatedDevice(profile, clock) as device,
-        Massager(InProcessTransport(device), profile, clock=clock, limits=limits) as m,
+        Massager(InProcessTransport(device, clock=clock), profile, limits=limits) as m,
     ):
         origin = clock.now()
         await Scheduler(program, [m], clock=clock, on_event=events.append).run()

@@ -24,6 +24,7 @@ from typing import Any, Final
 import aiomqtt
 
 from ..address import DeviceAddress
+from ..clock import Clock
 from ..device_types import Command, CommandKind, DeviceInfo, DeviceState
 from ..drivers.base import Driver
 from ..errors import DeviceRefused, LinkError, LinkLost, ValueOutOfRange
@@ -48,8 +49,10 @@ class MqttTransport(Transport):
 
     backoff_max_s = 8.0
 
-    def __init__(self, address: DeviceAddress, broker: Broker) -> None:
-        super().__init__(str(address))
+    def __init__(
+        self, address: DeviceAddress, broker: Broker, *, clock: Clock | None = None
+    ) -> None:
+        super().__init__(str(address), clock=clock)
         self.address = address
         self.broker = broker
         self.topics = DeviceTopics(address.gateway, address.device)

@@ -162,7 +162,7 @@ class FaultWatch:
         for w in self._watched:
             m = w.massager
             w.bad_frames = m.bad_frames
-            w.retries = m.driver.retries
+            w.retries = m.retries
             state = m.state
             w.faults = frozenset(state.faults)
             blocking = sorted(f for f in w.faults if f in ENDS_RUN_AT_START or not _known(f))
@@ -193,7 +193,7 @@ class FaultWatch:
                         "BROKEN_FRAMES",
                     )
                 )
-            resent = w.massager.driver.retries - w.retries
+            resent = w.massager.retries - w.retries
             if resent > 0:
                 notices.append(
                     Notice(
@@ -310,11 +310,9 @@ async def stop_after_loss(m: Massager, *, reconnect: bool) -> str | None:
 
 
 async def _stop_after_loss(m: Massager, *, reconnect: bool) -> str | None:
-    if not m.transport.is_lost:
+    if m.link_up:
         # The device stopped answering, but the link is up: it may well still hear a stop.
-        wire = m.driver.unanswered_stop()
-        if wire:
-            await m.transport.write(wire)
+        if await m.stop_unanswered():
             _log.info("%s: sent a stop without waiting for an answer", m.name)
         return None
     if m.info.watchdog_s > 0:

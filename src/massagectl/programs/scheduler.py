@@ -116,7 +116,7 @@ Outcome = Literal["finished", "stopped"]
 def sample_period(m: Massager, wanted: float = DEFAULT_SAMPLE_S) -> float:
     """How often ramps and patterns are sampled for a device: never faster than half its pacing
     allows, so that a speed and a heat change both fit between two samples."""
-    return max(wanted, 2 * m.driver.min_gap_s)
+    return max(wanted, 2 * m.min_gap_s)
 
 
 def device_range(m: Massager) -> DeviceRange:

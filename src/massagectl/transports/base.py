@@ -31,7 +31,7 @@ class Transport(ABC):
     backoff_max_s: float = 8.0
     reconnect_attempts: int = 6
 
-    def __init__(self, description: str) -> None:
+    def __init__(self, description: str, *, clock: Clock | None = None) -> None:
         self.description = description
         self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
         #: Called with each chunk as it arrives, in place of the queue (see set_receiver).
@@ -40,8 +40,9 @@ class Transport(ABC):
         self._receiver_reentrant = False
         self._lost_reason: str | None = None
         self.lost = asyncio.Event()
-        #: The clock reconnect backoff waits on (the device layer shares its own).
-        self.clock: Clock = MonotonicClock()
+        #: The clock reconnect backoff waits on, given when the link is made: the device layer
+        #: above keeps time on it too, so that a virtual clock moves both alike.
+        self.clock: Clock = clock or MonotonicClock()
 
     @abstractmethod
     async def open(self) -> None:
@@ -132,6 +133,14 @@ class Transport(ABC):
         """Whether the link has gone away."""
         return self.lost.is_set()
 
+    def received(self, data: bytes) -> None:
+        """Take a chunk the link received (for the protocol object that reads the link)."""
+        self._deliver(data)
+
+    def dropped(self, reason: str) -> None:
+        """Mark the link lost for ``reason`` (for the protocol object that watches the link)."""
+        self._mark_lost(reason)
+
     def _deliver(self, data: bytes) -> None:
         if data and not self.lost.is_set():
             receiver = self._receiver
@@ -163,8 +172,8 @@ class StreamProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Hand the chunk to the owner (its receiver, or its queue for readers)."""
-        self._owner._deliver(data)
+        self._owner.received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Tell the owner its link is gone."""
-        self._owner._mark_lost(str(exc) if exc else "closed by the other side")
+        self._owner.dropped(str(exc) if exc else "closed by the other side")

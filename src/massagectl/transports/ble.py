@@ -34,7 +34,7 @@ from bleak.exc import BleakError
 from bleak.uuids import normalize_uuid_str
 from bleak_retry_connector import establish_connection
 
-from ..clock import Clock, MonotonicClock
+from ..clock import Clock
 from ..errors import LinkError, ProfileError, UsageError
 from ..profiles import BleSettings, Profile
 from .base import Transport
@@ -151,7 +151,7 @@ class BleTransport(Transport):
         clock: Clock | None = None,
         description: str | None = None,
     ) -> None:
-        super().__init__(description or f"ble:{target}")
+        super().__init__(description or f"ble:{target}", clock=clock)
         ble = profile.ble
         if not reachable_over_ble(profile):
             raise ProfileError(
@@ -165,7 +165,6 @@ class BleTransport(Transport):
         self.reconnect_attempts = reconnect_attempts
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
-        self.clock: Clock = clock or MonotonicClock()
         self._finder = characteristic_finder(profile)
         self._with_response = ble.write_with_response
         #: The peripheral found by the last scan (its address is kept for reconnecting).

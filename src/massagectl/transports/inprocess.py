@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from ..clock import Clock
 from .base import Transport
 
 if TYPE_CHECKING:
@@ -19,8 +20,14 @@ class InProcessTransport(Transport):
     driver that updates its own bookkeeping after writing must not hear the answer before that.
     """
 
-    def __init__(self, device: SimulatedDevice, description: str | None = None) -> None:
-        super().__init__(description or f"sim:{device.profile.name}")
+    def __init__(
+        self,
+        device: SimulatedDevice,
+        description: str | None = None,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(description or f"sim:{device.profile.name}", clock=clock)
         self.device = device
         self._link: SimLink | None = None
         self._writing = False

@@ -9,6 +9,7 @@ import os
 import serial
 import serial_asyncio_fast
 
+from ..clock import Clock
 from ..errors import LinkError
 from .base import StreamProtocol, Transport
 
@@ -42,8 +43,8 @@ class SerialTransport(Transport):
 
     carries_stale_bytes = True
 
-    def __init__(self, path: str, baud: int = 115200) -> None:
-        super().__init__(f"serial:{path}")
+    def __init__(self, path: str, baud: int = 115200, *, clock: Clock | None = None) -> None:
+        super().__init__(f"serial:{path}", clock=clock)
         self.path = path
         self.baud = baud
         self._transport: asyncio.Transport | None = None

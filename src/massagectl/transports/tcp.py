@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from ..clock import Clock
 from ..errors import LinkError
 from .base import StreamProtocol, Transport
 
@@ -11,8 +12,10 @@ from .base import StreamProtocol, Transport
 class TcpTransport(Transport):
     """A plain TCP connection."""
 
-    def __init__(self, host: str, port: int, *, connect_timeout: float = 5.0) -> None:
-        super().__init__(f"tcp:{host}:{port}")
+    def __init__(
+        self, host: str, port: int, *, connect_timeout: float = 5.0, clock: Clock | None = None
+    ) -> None:
+        super().__init__(f"tcp:{host}:{port}", clock=clock)
         self.host = host
         self.port = port
         self.connect_timeout = connect_timeout
