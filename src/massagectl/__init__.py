@@ -58,7 +58,7 @@ _EXPORTS: dict[str, str] = {
     "Timeline": "programs.timeline",
     "DeviceRange": "programs.timeline",
     "Scheduler": "programs.scheduler",
-    "run_program": "programs.run",
+    "run_program": "runtime.one_call",
     "MonotonicClock": "clock",
     "ScaledClock": "clock",
     "VirtualClock": "clock",
@@ -135,6 +135,6 @@ if TYPE_CHECKING:
     from .profiles import Profile, all_profiles, get_profile
     from .programs.loader import all_programs, get_program
     from .programs.model import Heat, Program, Pulse, Repeat, Speed, Steady, Step, Use, Wave
-    from .programs.run import run_program
     from .programs.scheduler import Scheduler
     from .programs.timeline import DeviceRange, Timeline
+    from .runtime.one_call import run_program

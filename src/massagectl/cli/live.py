@@ -26,8 +26,20 @@ from rich.table import Table
 from rich.text import Text
 
 from ..programs.check import CheckReport
-from ..programs.scheduler import Event, Outcome, Progress, Scheduler
+from ..programs.events import (
+    DeviceWarning,
+    HoldChanged,
+    LevelsSent,
+    LinkDropped,
+    Reconnected,
+    Refused,
+    RunEvent,
+    SafetyCut,
+    StepStarted,
+)
+from ..programs.progress import Outcome, Progress
 from ..programs.timeline import DeviceRange
+from ..runtime.program_run import ProgramRun
 from .program_render import (
     clock_text,
     heat_text,
@@ -88,11 +100,11 @@ def step_summary(index: int, views: list[DeviceView]) -> str:
     return f"{speed}, {heat}"
 
 
-def _refused(event: Event) -> None:
+def _refused(event: Refused | DeviceWarning) -> None:
     print(f"massagectl: warning: {event.message}", file=sys.stderr, flush=True)
 
 
-def _final_line(outcome: Outcome | None, scheduler: Scheduler, hours: bool) -> str:
+def _final_line(outcome: Outcome | None, scheduler: ProgramRun, hours: bool) -> str:
     program = scheduler.program
     if outcome == "finished":
         return f"finished: {program.name}, {clock_text(scheduler.duration, hours=hours)}"
@@ -108,30 +120,30 @@ def _final_line(outcome: Outcome | None, scheduler: Scheduler, hours: bool) -> s
 class LineView:
     """One line per step on stdout, refused settings on stderr, and a final line."""
 
-    def __init__(self, scheduler: Scheduler, views: list[DeviceView], out: TextIO | None = None):
+    def __init__(self, scheduler: ProgramRun, views: list[DeviceView], out: TextIO | None = None):
         self.scheduler = scheduler
         self.views = views
         self.out = out or sys.stdout
         self.hours = scheduler.duration >= 3600
 
-    def on_event(self, event: Event) -> None:
+    def on_event(self, event: RunEvent) -> None:
         """Print what a person following along needs."""
-        if event.kind == "step" and event.segment is not None:
-            seg = event.segment
-            total = len(self.scheduler.timeline.segments)
-            line = (
-                f"[{clock_text(seg.start, hours=self.hours)}] step {seg.index + 1}/{total} "
-                f"{seg.label} — {step_summary(seg.index, self.views)}"
-            )
-            if seg.step.cue:
-                line += f" — {seg.step.cue}"
-            print(line, file=self.out, flush=True)
-        elif event.kind in ("refused", "warning"):
-            _refused(event)
-        elif event.kind in ("lost", "reconnected"):
-            _link_event(event)
-        elif event.kind == "safety":
-            _safety_event(event)
+        match event:
+            case StepStarted(segment=seg):
+                total = len(self.scheduler.timeline.segments)
+                line = (
+                    f"[{clock_text(seg.start, hours=self.hours)}] step {seg.index + 1}/{total} "
+                    f"{seg.label} — {step_summary(seg.index, self.views)}"
+                )
+                if seg.step.cue:
+                    line += f" — {seg.step.cue}"
+                print(line, file=self.out, flush=True)
+            case Refused() | DeviceWarning():
+                _refused(event)
+            case LinkDropped() | Reconnected():
+                _link_event(event)
+            case SafetyCut():
+                _safety_event(event)
 
     async def run(self) -> Outcome:
         """Run the scheduler to its end, printing as it goes."""
@@ -209,7 +221,7 @@ class LiveView:
 
     def __init__(
         self,
-        scheduler: Scheduler,
+        scheduler: ProgramRun,
         views: list[DeviceView],
         console: Console | None = None,
         stdin_fd: int | None = None,
@@ -253,21 +265,22 @@ class LiveView:
             return
         self._redraw.set()
 
-    def on_event(self, event: Event) -> None:
+    def on_event(self, event: RunEvent) -> None:
         """Show what the scheduler tells."""
-        if event.kind in ("refused", "warning"):
-            _refused(event)
-            self._say(event.message)
-        elif event.kind in ("lost", "reconnected"):
-            _link_event(event)
-            what = "link lost" if event.kind == "lost" else "reconnected"
-            self._say(f"{event.device}: {what}")
-        elif event.kind == "safety":
-            _safety_event(event)
-            self._say(f"safety: {event.message}")
-        elif event.kind == "hold":
-            self._say(event.message)
-        if event.kind != "sent":
+        match event:
+            case Refused() | DeviceWarning():
+                _refused(event)
+                self._say(event.message)
+            case LinkDropped() | Reconnected():
+                _link_event(event)
+                what = "link lost" if isinstance(event, LinkDropped) else "reconnected"
+                self._say(f"{event.device}: {what}")
+            case SafetyCut():
+                _safety_event(event)
+                self._say(f"safety: {event.message}")
+            case HoldChanged():
+                self._say(event.message)
+        if not isinstance(event, LevelsSent):
             self._redraw.set()
 
     def _in_hold(self) -> bool:
@@ -389,9 +402,9 @@ class LiveView:
         return table
 
 
-def _link_event(event: Event) -> None:
+def _link_event(event: LinkDropped | Reconnected) -> None:
     """Tell the person about a dropped or recovered link on stderr."""
-    if event.kind == "lost":
+    if isinstance(event, LinkDropped):
         # The reason usually names the device already (it comes from its link).
         reason = event.message.removeprefix(f"{event.device}: ")
         print(f"massagectl: warning: {event.device}: {reason}", file=sys.stderr, flush=True)
@@ -399,6 +412,6 @@ def _link_event(event: Event) -> None:
         print(f"massagectl: {event.device}: reconnected", file=sys.stderr, flush=True)
 
 
-def _safety_event(event: Event) -> None:
+def _safety_event(event: SafetyCut) -> None:
     """Tell the person what the safety envelope held back or ended, on stderr."""
     print(f"massagectl: safety: {event.device}: {event.message}", file=sys.stderr, flush=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import re
 import sys
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -142,9 +141,7 @@ async def run_command(
     """``massagectl run``: run a program with the scheduler, live or one line per step; the run
     is recorded in the session journal at ``journal`` (None: not recorded)."""
     from ..clock import Clock, MonotonicClock, ScaledClock
-    from ..connection import connect
-    from ..journal.session import JournalSession
-    from ..programs.scheduler import Scheduler
+    from ..runtime.program_run import ProgramRun
     from .live import LineView, LiveView, interactive
 
     if on_disconnect not in ("stop", "resume"):
@@ -167,26 +164,21 @@ async def run_command(
                 "(only sim: addresses take --speedup)"
             )
     clock: Clock = ScaledClock(factor) if factor is not None else MonotonicClock()
-    async with AsyncExitStack() as stack:
-        # First on the stack, so last off: a journal that cannot be opened refuses the run
-        # before any device is reached, and the run's end is written after every STOP.
-        session = stack.enter_context(JournalSession(journal, signal_name=runner.stop_signal_name))
-        massagers = [await stack.enter_async_context(connect(a, clock=clock)) for a in addresses]
-        views = [device_view(m, program, scale) for m in massagers]
+    async with ProgramRun(
+        program,
+        addresses,
+        clock=clock,
+        intensity=scale,
+        journal=journal,
+        source=_source(program_ref),
+        speedup=factor,
+        on_disconnect="resume" if on_disconnect == "resume" else "stop",
+        signal_name=runner.stop_signal_name,
+    ) as run:
+        views = [device_view(m, program, scale) for m in run.massagers]
         for view in views:
             _print_fit(view)
-        scheduler = Scheduler(
-            program,
-            massagers,
-            clock=clock,
-            intensity=scale,
-            on_disconnect="resume" if on_disconnect == "resume" else "stop",
-        )
-        session.start(scheduler, massagers, source=_source(program_ref), speedup=factor)
-        if interactive():
-            session.result = await LiveView(scheduler, views).run()
-        else:
-            session.result = await LineView(scheduler, views).run()
+        await (LiveView(run, views) if interactive() else LineView(run, views)).run()
 
 
 def _source(program_ref: str) -> str:
