@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,14 +34,13 @@ from .program_render import (
     steps_table,
 )
 from .signals import exit_at_once
+from .values import parse_intensity
 
 # The device stack, the scheduler, the journal and the live view are imported by the functions
 # that connect to devices, so that `programs`, `show` and `check` without a device start sooner.
 if TYPE_CHECKING:
     from ..device import Massager
     from .live import DeviceView
-
-_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 
 def _console() -> Console:
@@ -200,17 +198,6 @@ def _print_fit(view: DeviceView) -> None:
         print(
             f"massagectl: note: {view.name}: {label} {which}: {text}", file=sys.stderr, flush=True
         )
-
-
-def parse_intensity(text: str) -> float:
-    """``80%`` → 0.8; from 0 % to 150 %."""
-    match = _PERCENT.match(text)
-    if not match:
-        raise UsageError(f"--intensity {text!r}: use a percentage such as 80%")
-    value = float(match.group(1)) / 100
-    if value > 1.5:
-        raise UsageError(f"--intensity {text!r}: from 0% to 150%")
-    return value
 
 
 def parse_speedup(text: str) -> float:

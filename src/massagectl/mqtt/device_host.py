@@ -40,6 +40,7 @@ from ..programs.events import (
 from ..programs.loader import all_programs, load_program_text
 from ..programs.model import Program
 from ..runtime.program_run import ProgramRun
+from ..runtime.settings import Settings, apply_settings
 from ..safety.envelope import Cut
 from ..safety.memory import SafetyMemory
 from . import payloads
@@ -286,21 +287,7 @@ class DeviceHost:
             return
         # Setting the device by hand ends a running massagectl program first.
         await self._end_run()
-        if c.device_program is not None:
-            await m.run_program(self._program_index(m, c.device_program))
-        # The schema takes "on" and "off" in either case (a bare word typed at mosquitto_pub).
-        power = c.power.upper() if c.power is not None else None
-        if power == "OFF":
-            # The fan's off: the motor (and a device program) stop; the heat is its own control.
-            await m.set_speed_level(0)
-        elif power == "ON":
-            await m.set_speed_level(self._last_speed_level or 1)
-        elif c.speed is not None:
-            await m.set_speed(c.speed / 100)
-        elif c.speed_level is not None:
-            await m.set_speed_level(c.speed_level)
-        if c.heat is not None:
-            await m.set_heat(payloads.heat_value(c.heat))
+        await apply_settings(m, self._settings_of(c))
         if (c.speed is not None or c.speed_level is not None) and m.state.speed > 0:
             # What ON comes back to: a speed the person set, not whatever level a device
             # program happened to be at.
@@ -308,16 +295,18 @@ class DeviceHost:
         self.owner = c.client if m.state.active else None
         self.publish_state()
 
-    def _program_index(self, m: Massager, value: str | int) -> int:
-        if isinstance(value, int):
-            return value
-        if value.lower() == NO_PROGRAM:
-            return 0
-        names = [n.lower() for n in m.info.program_names]
-        if value.lower() in names:
-            return names.index(value.lower()) + 1
-        known = ", ".join(m.info.program_names) or "(none)"
-        raise UsageError(f"{self.name}: no device program {value!r}; it has: {known}")
+    def _settings_of(self, c: SetCommand) -> Settings:
+        """What a ``set`` command asks, as the settings call takes it (which checks it all)."""
+        program = c.device_program
+        if isinstance(program, str) and program.lower() == NO_PROGRAM:
+            program = 0
+        # The schema takes "on" and "off" in either case (a bare word typed at mosquitto_pub).
+        power = c.power.upper() if c.power is not None else None
+        # The fan's off: the motor (and a device program) stop; the heat is its own control.
+        # On comes back to the last speed set here (or the lowest).
+        level = {"OFF": 0, "ON": self._last_speed_level or 1}.get(power or "", c.speed_level)
+        speed = None if power is not None or c.speed is None else c.speed / 100
+        return Settings(speed=speed, speed_level=level, heat=c.heat, program=program)
 
     # --- massagectl programs on the gateway -----------------------------------------------
 
