@@ -40,7 +40,7 @@ from ..programs.events import (
 from ..programs.loader import all_programs, load_program_text
 from ..programs.model import Program
 from ..runtime.program_run import ProgramRun
-from ..runtime.settings import Settings, apply_settings
+from ..runtime.settings import NoSuchProgram, Settings, apply_settings
 from ..safety.envelope import Cut
 from ..safety.memory import SafetyMemory
 from . import payloads
@@ -287,7 +287,14 @@ class DeviceHost:
             return
         # Setting the device by hand ends a running massagectl program first.
         await self._end_run()
-        await apply_settings(m, self._settings_of(c))
+        try:
+            await apply_settings(m, self._settings_of(c))
+        except NoSuchProgram as exc:
+            # The bridge has always listed a device's programs by name, under its own name.
+            known = ", ".join(exc.known) or "(none)"
+            raise UsageError(
+                f"{self.name}: no device program {exc.wanted!r}; it has: {known}"
+            ) from None
         if (c.speed is not None or c.speed_level is not None) and m.state.speed > 0:
             # What ON comes back to: a speed the person set, not whatever level a device
             # program happened to be at.

@@ -16,6 +16,17 @@ from ..errors import ValueOutOfRange
 from ..mapping import fraction_to_level, heat_name_to_level
 
 
+class NoSuchProgram(ValueOutOfRange):
+    """A built-in program named that the device does not have; ``known`` are the ones it has,
+    for a surface that lists them its own way."""
+
+    def __init__(self, device: str, wanted: str, known: tuple[str, ...]) -> None:
+        listed = ", ".join(f"{i} {n}" for i, n in enumerate(known, start=1)) or "none"
+        super().__init__(f"{device}: no built-in program {wanted!r} (known: {listed})")
+        self.wanted = wanted
+        self.known = known
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """What to set on a device; None leaves that control as it is."""
@@ -110,8 +121,7 @@ def _program_index(m: Massager, program: str | int, names: FieldNames) -> int:
     for i, name in enumerate(info.program_names, start=1):
         if name.lower() == wanted:
             return i
-    known = ", ".join(f"{i} {n}" for i, n in enumerate(info.program_names, start=1)) or "none"
-    raise ValueOutOfRange(f"{m.name}: no built-in program {program!r} (known: {known})")
+    raise NoSuchProgram(m.name, program, tuple(info.program_names))
 
 
 def _check(m: Massager, what: str, value: int, top: int, lacking: str) -> None:
