@@ -25,18 +25,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from ..programs import events as ev
 from ..programs.check import CheckReport
-from ..programs.events import (
-    DeviceWarning,
-    HoldChanged,
-    LevelsSent,
-    LinkDropped,
-    Reconnected,
-    Refused,
-    RunEvent,
-    SafetyCut,
-    StepStarted,
-)
 from ..programs.progress import Outcome, Progress
 from ..programs.timeline import DeviceRange
 from ..runtime.program_run import ProgramRun
@@ -100,7 +90,7 @@ def step_summary(index: int, views: list[DeviceView]) -> str:
     return f"{speed}, {heat}"
 
 
-def _refused(event: Refused | DeviceWarning) -> None:
+def _refused(event: ev.Refused | ev.DeviceWarning) -> None:
     print(f"massagectl: warning: {event.message}", file=sys.stderr, flush=True)
 
 
@@ -126,10 +116,10 @@ class LineView:
         self.out = out or sys.stdout
         self.hours = scheduler.duration >= 3600
 
-    def on_event(self, event: RunEvent) -> None:
+    def on_event(self, event: ev.RunEvent) -> None:
         """Print what a person following along needs."""
         match event:
-            case StepStarted(segment=seg):
+            case ev.StepStarted(segment=seg):
                 total = len(self.scheduler.timeline.segments)
                 line = (
                     f"[{clock_text(seg.start, hours=self.hours)}] step {seg.index + 1}/{total} "
@@ -138,11 +128,11 @@ class LineView:
                 if seg.step.cue:
                     line += f" — {seg.step.cue}"
                 print(line, file=self.out, flush=True)
-            case Refused() | DeviceWarning():
+            case ev.Refused() | ev.DeviceWarning():
                 _refused(event)
-            case LinkDropped() | Reconnected():
+            case ev.LinkDropped() | ev.Reconnected():
                 _link_event(event)
-            case SafetyCut():
+            case ev.SafetyCut():
                 _safety_event(event)
 
     async def run(self) -> Outcome:
@@ -265,22 +255,22 @@ class LiveView:
             return
         self._redraw.set()
 
-    def on_event(self, event: RunEvent) -> None:
+    def on_event(self, event: ev.RunEvent) -> None:
         """Show what the scheduler tells."""
         match event:
-            case Refused() | DeviceWarning():
+            case ev.Refused() | ev.DeviceWarning():
                 _refused(event)
                 self._say(event.message)
-            case LinkDropped() | Reconnected():
+            case ev.LinkDropped() | ev.Reconnected():
                 _link_event(event)
-                what = "link lost" if isinstance(event, LinkDropped) else "reconnected"
+                what = "link lost" if isinstance(event, ev.LinkDropped) else "reconnected"
                 self._say(f"{event.device}: {what}")
-            case SafetyCut():
+            case ev.SafetyCut():
                 _safety_event(event)
                 self._say(f"safety: {event.message}")
-            case HoldChanged():
+            case ev.HoldChanged():
                 self._say(event.message)
-        if not isinstance(event, LevelsSent):
+        if not isinstance(event, ev.LevelsSent):
             self._redraw.set()
 
     def _in_hold(self) -> bool:
@@ -402,9 +392,9 @@ class LiveView:
         return table
 
 
-def _link_event(event: LinkDropped | Reconnected) -> None:
+def _link_event(event: ev.LinkDropped | ev.Reconnected) -> None:
     """Tell the person about a dropped or recovered link on stderr."""
-    if isinstance(event, LinkDropped):
+    if isinstance(event, ev.LinkDropped):
         # The reason usually names the device already (it comes from its link).
         reason = event.message.removeprefix(f"{event.device}: ")
         print(f"massagectl: warning: {event.device}: {reason}", file=sys.stderr, flush=True)
@@ -412,6 +402,6 @@ def _link_event(event: LinkDropped | Reconnected) -> None:
         print(f"massagectl: {event.device}: reconnected", file=sys.stderr, flush=True)
 
 
-def _safety_event(event: SafetyCut) -> None:
+def _safety_event(event: ev.SafetyCut) -> None:
     """Tell the person what the safety envelope held back or ended, on stderr."""
     print(f"massagectl: safety: {event.device}: {event.message}", file=sys.stderr, flush=True)

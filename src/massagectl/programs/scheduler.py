@@ -56,14 +56,7 @@ from .timeline import (
 _log = logging.getLogger(__name__)
 
 #: What a run is and how it ended are read with the scheduler (their home is .progress).
-__all__ = [
-    "OnDisconnect",
-    "Outcome",
-    "Progress",
-    "Scheduler",
-    "device_range",
-    "sample_period",
-]
+__all__ = ["OnDisconnect", "Outcome", "Progress", "Scheduler", "device_range", "sample_period"]
 
 #: How long "resume" keeps trying to reconnect before it gives up and stops everything.
 RECONNECT_GRACE_S: Final = 60.0

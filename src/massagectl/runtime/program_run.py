@@ -25,7 +25,6 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from ..address import DeviceAddress
@@ -151,12 +150,8 @@ class ProgramRun:
         self._stack.callback(self._record_end)
         return journal
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
+        # Only the error matters: it is the run's outcome in the journal.
         self._error = exc
         await self._stack.aclose()
 
