@@ -59,6 +59,9 @@ _EXPORTS: dict[str, str] = {
     "DeviceRange": "programs.timeline",
     "Scheduler": "programs.scheduler",
     "run_program": "runtime.one_call",
+    "ProgramRun": "runtime.program_run",
+    "Settings": "runtime.settings",
+    "apply_settings": "runtime.settings",
     "MonotonicClock": "clock",
     "ScaledClock": "clock",
     "VirtualClock": "clock",
@@ -81,10 +84,12 @@ __all__ = [
     "ProfileError",
     "Program",
     "ProgramError",
+    "ProgramRun",
     "Pulse",
     "Repeat",
     "ScaledClock",
     "Scheduler",
+    "Settings",
     "Speed",
     "Steady",
     "Step",
@@ -97,6 +102,7 @@ __all__ = [
     "__version__",
     "all_profiles",
     "all_programs",
+    "apply_settings",
     "connect",
     "get_profile",
     "get_program",
@@ -138,3 +144,5 @@ if TYPE_CHECKING:
     from .programs.scheduler import Scheduler
     from .programs.timeline import DeviceRange, Timeline
     from .runtime.one_call import run_program
+    from .runtime.program_run import ProgramRun
+    from .runtime.settings import Settings, apply_settings
