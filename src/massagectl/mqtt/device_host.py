@@ -327,7 +327,7 @@ class DeviceHost:
         # Recorded like a run from the command line; a journal that cannot take it refuses the
         # run (the sender is told) before anything is sent.
         run = ProgramRun(program, [m], intensity=intensity, journal=self.journal, source=source)
-        await run.__aenter__()
+        await run.open()
         run.subscribe(self._on_run_event)
         self._scheduler, self._program = run, program
         self.owner = c.client
@@ -360,7 +360,7 @@ class DeviceHost:
             error = exc
             raise
         finally:
-            await run.__aexit__(type(error) if error else None, error, None)
+            await run.close(error)
             if self._scheduler is run:
                 self._scheduler, self._program, self._run_task = None, None, None
                 m = self.massager

@@ -101,12 +101,27 @@ class ProgramRun:
     # --- opening and closing -----------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
+        await self.close(exc)
+
+    async def open(self) -> None:
+        """Open the journal, connect the devices and record the start (what ``async with``
+        does first); if any of it fails, what was opened is closed again and nothing was sent.
+        For a surface whose run outlives the block that starts it (the gateway's)."""
         try:
             await self._open()
         except BaseException as exc:
-            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            await self.close(exc)
             raise
-        return self
+
+    async def close(self, error: BaseException | None = None) -> None:
+        """Stop and disconnect the devices this run connected, then record its end, with
+        ``error`` (what ended it, if anything did) as the outcome."""
+        self._error = error
+        await self._stack.aclose()
 
     async def _open(self) -> None:
         # The journal first, so that a journal that cannot be opened refuses the run before any
@@ -149,11 +164,6 @@ class ProgramRun:
         self._stack.callback(_close_quietly, journal)
         self._stack.callback(self._record_end)
         return journal
-
-    async def __aexit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
-        # Only the error matters: it is the run's outcome in the journal.
-        self._error = exc
-        await self._stack.aclose()
 
     def _record_end(self) -> None:
         # Whatever goes wrong here must not replace the run's own error (nor its exit code):
