@@ -58,7 +58,10 @@ _EXPORTS: dict[str, str] = {
     "Timeline": "programs.timeline",
     "DeviceRange": "programs.timeline",
     "Scheduler": "programs.scheduler",
-    "run_program": "programs.run",
+    "run_program": "runtime.one_call",
+    "ProgramRun": "runtime.program_run",
+    "Settings": "runtime.settings",
+    "apply_settings": "runtime.settings",
     "MonotonicClock": "clock",
     "ScaledClock": "clock",
     "VirtualClock": "clock",
@@ -81,10 +84,12 @@ __all__ = [
     "ProfileError",
     "Program",
     "ProgramError",
+    "ProgramRun",
     "Pulse",
     "Repeat",
     "ScaledClock",
     "Scheduler",
+    "Settings",
     "Speed",
     "Steady",
     "Step",
@@ -97,6 +102,7 @@ __all__ = [
     "__version__",
     "all_profiles",
     "all_programs",
+    "apply_settings",
     "connect",
     "get_profile",
     "get_program",
@@ -135,6 +141,8 @@ if TYPE_CHECKING:
     from .profiles import Profile, all_profiles, get_profile
     from .programs.loader import all_programs, get_program
     from .programs.model import Heat, Program, Pulse, Repeat, Speed, Steady, Step, Use, Wave
-    from .programs.run import run_program
     from .programs.scheduler import Scheduler
     from .programs.timeline import DeviceRange, Timeline
+    from .runtime.one_call import run_program
+    from .runtime.program_run import ProgramRun
+    from .runtime.settings import Settings, apply_settings

@@ -7,6 +7,7 @@ A fraction f > 0 becomes level ``round(f * levels)`` with halves rounded up, and
 from __future__ import annotations
 
 import math
+import re
 from typing import Final
 
 from .errors import ValueOutOfRange
@@ -46,3 +47,21 @@ def heat_name_to_level(name: str, levels: int) -> int:
 def level_to_fraction(level: int, levels: int) -> float:
     """The fraction a level stands for (its inverse for display, not an exact round trip)."""
     return 0.0 if levels <= 0 else level / levels
+
+
+_PERCENT = re.compile(r"\s*(-?)(\d+(?:\.\d+)?)\s*%\s*")
+
+
+def percent_fraction(text: str, *, signed: bool = False) -> float | None:
+    """``40%`` as the fraction 0.4; None if ``text`` is not a percentage (a negative one is
+    one only when ``signed``, for a caller whose own range check then names it).
+
+    >>> percent_fraction(" 80 % ")
+    0.8
+    >>> percent_fraction("-5%") is None
+    True
+    """
+    match = _PERCENT.fullmatch(text)
+    if match is None or (match.group(1) and not signed):
+        return None
+    return float(match.group(1) + match.group(2)) / 100

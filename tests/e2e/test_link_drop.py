@@ -10,8 +10,9 @@ from massagectl.clock import VirtualClock
 from massagectl.connection import connect
 from massagectl.device import Massager
 from massagectl.errors import LinkLost
+from massagectl.programs.events import RunEvent, event_name
 from massagectl.programs.model import Program
-from massagectl.programs.scheduler import Event, Scheduler
+from massagectl.programs.scheduler import Scheduler
 
 
 def steady_program(minutes: int = 5) -> Program:
@@ -31,7 +32,7 @@ async def drop_at(clock: VirtualClock, m: Massager, t: float) -> None:
 
 async def test_drop_with_stop_policy_ends_the_run_and_stops_every_device() -> None:
     clock = VirtualClock()
-    events: list[Event] = []
+    events: list[RunEvent] = []
     async with (
         clock.running(),
         connect("sim:lovense-domi", clock=clock) as wand,
@@ -49,12 +50,12 @@ async def test_drop_with_stop_policy_ends_the_run_and_stops_every_device() -> No
         assert lovense.state.speed == 0
         assert percussion.state.speed == 0
         assert percussion.timeline.states()[-1].cause == "STOP"
-    assert [e.kind for e in events if e.kind in ("lost", "reconnected")] == ["lost"]
+    assert [event_name(e) for e in events if event_name(e) in ("lost", "reconnected")] == ["lost"]
 
 
 async def test_drop_with_resume_policy_reconnects_and_ramps_back_in() -> None:
     clock = VirtualClock()
-    events: list[Event] = []
+    events: list[RunEvent] = []
     async with clock.running(), connect("sim:lovense-domi", clock=clock) as wand:
         device = wand.transport.device  # type: ignore[attr-defined]
         scheduler = Scheduler(
@@ -71,7 +72,11 @@ async def test_drop_with_resume_policy_reconnects_and_ramps_back_in() -> None:
         states = device.timeline.states()
         end = clock.now()
     assert outcome == "finished"
-    kinds = [e.kind for e in events if e.kind in ("lost", "reconnected", "paused", "resumed")]
+    kinds = [
+        event_name(e)
+        for e in events
+        if event_name(e) in ("lost", "reconnected", "paused", "resumed")
+    ]
     assert kinds == ["lost", "paused", "reconnected", "resumed"]
     # Full speed (level 10 of 20) before the drop; the device stops itself at the drop.
     before = [s for s in states if s.t < origin + 60]

@@ -20,9 +20,10 @@ import pytest
 from massagectl.clock import VirtualClock
 from massagectl.connection import connect
 from massagectl.profiles import Profile, get_profile
+from massagectl.programs.events import RunEvent, event_name
 from massagectl.programs.loader import all_programs
 from massagectl.programs.model import Program
-from massagectl.programs.scheduler import Event, Scheduler, device_range
+from massagectl.programs.scheduler import Scheduler, device_range
 from massagectl.programs.timeline import Levels, Timeline
 from massagesim import SimulatedDevice
 from massagesim.serve import serve_pty
@@ -55,8 +56,8 @@ async def test_preset_runs_to_plan_over_a_pty(program: Program) -> None:
         ):
             steps: list[float] = []
 
-            def on_event(event: Event) -> None:
-                if event.kind == "step":
+            def on_event(event: RunEvent) -> None:
+                if event_name(event) == "step":
                     steps.append(clock.now())
 
             scheduler = Scheduler(program, [m], clock=clock, on_event=on_event)

@@ -25,8 +25,9 @@ from massagectl.errors import MassagectlError
 from massagectl.journal.recorder import RunRecorder, outcome_of
 from massagectl.journal.store import EventRecord, Journal, RunRecord
 from massagectl.profiles import get_profile
+from massagectl.programs.events import RunEvent, event_name
 from massagectl.programs.model import Program
-from massagectl.programs.scheduler import Event, OnDisconnect, Outcome, Scheduler
+from massagectl.programs.scheduler import OnDisconnect, Outcome, Scheduler
 from massagectl.transports.base import Transport
 from massagectl.transports.inprocess import InProcessTransport
 from massagectl.transports.serial import SerialTransport
@@ -71,7 +72,7 @@ class FaultRun:
     origin: float = 0.0
     end: float = 0.0
     #: Every scheduler event, in order (the journal's record of the run can be checked on it).
-    events: list[Event] = field(default_factory=list)
+    events: list[RunEvent] = field(default_factory=list)
     outcome: Outcome | None = None
     #: The error the run (or the connection) ended with, if any.
     error: MassagectlError | None = None
@@ -86,9 +87,9 @@ class FaultRun:
         """The device's state at the end, by its own record."""
         return self.states[-1]
 
-    def told(self) -> list[Event]:
+    def told(self) -> list[RunEvent]:
         """The events that tell the person that something went wrong."""
-        return [e for e in self.events if e.kind in ("refused", "lost", "fault", "warning")]
+        return [e for e in self.events if event_name(e) in ("refused", "lost", "fault", "warning")]
 
     def state_at(self, t: float) -> StateSnapshot:
         """The device's state at program time ``t``, by its own record."""

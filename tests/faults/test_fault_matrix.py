@@ -26,6 +26,7 @@ from typing import Literal
 import pytest
 
 from massagectl.errors import LinkLost
+from massagectl.programs.events import event_name
 from massagectl.protocols.omp import AckCode
 from massagesim import SimulatedDevice
 
@@ -568,7 +569,7 @@ def check_journal_complete(run: FaultRun) -> None:
     if run.error is not None:
         assert str(run.error) in record.detail
     for kind in JOURNALED:
-        told = sum(1 for e in run.events if e.kind == kind)
+        told = sum(1 for e in run.events if event_name(e) == kind)
         kept = sum(1 for e in run.journal_events if e.kind == kind)
         assert kept == told, f"{kind}: {told} told, {kept} in the journal"
 
@@ -603,14 +604,14 @@ def check_known_state(case: Case, run: FaultRun) -> None:
 
     told = run.told()
     for kind, pattern in expect.told:
-        assert any(e.kind == kind and re.search(pattern, e.message) for e in told), (
-            f"not told {kind} /{pattern}/: {[(e.kind, e.message) for e in told]}"
+        assert any(event_name(e) == kind and re.search(pattern, e.message) for e in told), (
+            f"not told {kind} /{pattern}/: {[(event_name(e), e.message) for e in told]}"
         )
     for event in told:
         assert any(
-            event.kind == kind and re.search(pattern, event.message)
+            event_name(event) == kind and re.search(pattern, event.message)
             for kind, pattern in expect.told
-        ), f"told more than documented: {event.kind}: {event.message}"
+        ), f"told more than documented: {event_name(event)}: {event.message}"
     if not expect.told and expect.ends == "finished":
         # Nothing to tell, or no way for the host to know: the matrix must say which.
         assert expect.why, case.id

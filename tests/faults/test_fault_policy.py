@@ -21,8 +21,9 @@ from massagectl.drivers.rongtai import RongTaiDriver
 from massagectl.drivers.theragun import TheragunDriver
 from massagectl.errors import LinkLost
 from massagectl.profiles import get_profile
+from massagectl.programs.events import RunEvent, event_name
 from massagectl.programs.faults import DeviceFault
-from massagectl.programs.scheduler import Event, Scheduler
+from massagectl.programs.scheduler import Scheduler
 from massagectl.protocols import rongtai as rt
 from massagectl.protocols import theragun as tg
 from massagectl.protocols.omp import OmpHost
@@ -116,7 +117,7 @@ async def test_a_chair_tells_its_auto_off_from_other_stops_and_a_cut_heat() -> N
 
 async def test_a_fault_on_one_device_stops_every_device_and_names_the_one() -> None:
     clock = VirtualClock()
-    events: list[Event] = []
+    events: list[RunEvent] = []
     async with (
         clock.running(),
         connect("sim:lovense-domi", clock=clock) as wand,
@@ -138,9 +139,9 @@ async def test_a_fault_on_one_device_stops_every_device_and_names_the_one() -> N
         assert lovense.timeline.states()[-1].t == pytest.approx(omp.timeline.states()[-1].t)
     assert raised.value.fault == "MOTOR"
     assert raised.value.device == "sim:omp-wand-heat"
-    faults = [e for e in events if e.kind == "fault"]
+    faults = [e for e in events if event_name(e) == "fault"]
     assert [(e.device, e.position) for e in faults] == [("sim:omp-wand-heat", pytest.approx(70))]
-    assert not [e for e in events if e.kind in ("finished", "stopped")]
+    assert not [e for e in events if event_name(e) in ("finished", "stopped")]
 
 
 async def test_a_watchdog_stop_left_from_before_does_not_end_the_run() -> None:
@@ -151,18 +152,18 @@ async def test_a_watchdog_stop_left_from_before_does_not_end_the_run() -> None:
         earlier.feed(OmpHost().set_speed(3).wire)
         await clock.sleep_until(clock.now() + 5)
         earlier.close()
-        events: list[Event] = []
+        events: list[RunEvent] = []
         async with Massager(InProcessTransport(device, clock=clock), device.profile) as m:
             assert m.state.faults == ("WATCHDOG_STOP",)
             outcome = await Scheduler(PROGRAM, [m], clock=clock, on_event=events.append).run()
     assert outcome == "finished"
-    assert not [e for e in events if e.kind in ("fault", "warning")]
+    assert not [e for e in events if event_name(e) in ("fault", "warning")]
 
 
 async def test_a_device_without_watchdog_out_of_reach_is_said_to_maybe_be_running() -> None:
     clock = VirtualClock()
     radio = SimBleRadio()
-    events: list[Event] = []
+    events: list[RunEvent] = []
     async with clock.running(), SimulatedDevice("theragun-pro", clock) as device:
         peripheral = radio.add(device)
         # A short scan, so that each failed reconnect costs little wall time.
@@ -183,7 +184,7 @@ async def test_a_device_without_watchdog_out_of_reach_is_said_to_maybe_be_runnin
         gone_at = scheduler.timeline.duration / 2
         assert device.timeline.state_at(gone_at).active
         assert [c for c in device.timeline.commands() if c.t > gone_at] == []
-    warnings = [e for e in events if e.kind == "warning"]
+    warnings = [e for e in events if event_name(e) == "warning"]
     assert [e.device for e in warnings] == ["gun"]
     assert "it may still be running; switch it off on the device" in warnings[0].message
 
@@ -194,7 +195,11 @@ async def test_with_the_resume_policy_a_dropped_gun_comes_back_and_ends_at_rest(
     )
     assert run.error is None
     assert run.outcome == "finished"
-    kinds = [e.kind for e in run.events if e.kind in ("lost", "paused", "reconnected", "resumed")]
+    kinds = [
+        event_name(e)
+        for e in run.events
+        if event_name(e) in ("lost", "paused", "reconnected", "resumed")
+    ]
     assert kinds == ["lost", "paused", "reconnected", "resumed"]
     assert not run.final.active
     # It rested while the link was down, and ran again after.
@@ -207,7 +212,7 @@ async def test_a_watchdog_stop_the_host_lives_to_read_is_told_once_and_the_devic
     None
 ):
     clock = VirtualClock()
-    events: list[Event] = []
+    events: list[RunEvent] = []
     async with clock.running(), connect("sim:omp-wand-heat", clock=clock) as m:
         device: SimulatedDevice = m.transport.device  # type: ignore[attr-defined]
         scheduler = Scheduler(PROGRAM, [m], clock=clock, on_event=events.append)
@@ -233,7 +238,7 @@ async def test_a_watchdog_stop_the_host_lives_to_read_is_told_once_and_the_devic
     after = next(s for s in states if s.t >= first.t and s.cause == "SET_SPEED")
     assert after.t == pytest.approx(first.t)  # started again at once
     assert after.speed == 7
-    warnings = [e.message for e in events if e.kind == "warning"]
+    warnings = [e.message for e in events if event_name(e) == "warning"]
     assert len([w for w in warnings if "WATCHDOG_STOP" in w]) == 1
-    assert not [e for e in events if e.kind == "fault"]
+    assert not [e for e in events if event_name(e) == "fault"]
     assert not states[-1].active

@@ -18,6 +18,7 @@ from massagectl.clock import VirtualClock
 from massagectl.device import Massager
 from massagectl.drivers.checks import BadDeviceReport
 from massagectl.profiles import get_profile
+from massagectl.programs.events import event_name
 from massagectl.programs.faults import DeviceFault
 from massagesim import SimulatedDevice
 from massagesim.ble import SimBleRadio, SimBleTransport
@@ -43,7 +44,7 @@ def _ended_by(run: FaultRun, fault: str, says: str) -> None:
     assert run.error.fault == fault
     assert says in str(run.error), str(run.error)
     assert "every device stopped" in str(run.error)
-    assert any(e.kind == "fault" and says in e.message for e in run.events)
+    assert any(event_name(e) == "fault" and says in e.message for e in run.events)
     rest = run.at_rest_from()
     assert rest is not None, "the device was left running"
     assert rest <= LIE_AT + AT_REST_WITHIN_S, rest

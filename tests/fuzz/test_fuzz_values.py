@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from massagectl.address import DeviceAddress, parse_address, parse_host_port
-from massagectl.cli.program_commands import parse_intensity, parse_speedup
-from massagectl.cli.values import Amount, is_level, parse_heat, parse_speed
+from massagectl.cli.program_commands import parse_speedup
+from massagectl.cli.values import Amount, is_level, parse_heat, parse_intensity, parse_speed
 from massagectl.durations import parse_duration
 from massagectl.errors import AddressError, UsageError
 from massagectl.mapping import HEAT_NAMES

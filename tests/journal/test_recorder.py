@@ -18,9 +18,9 @@ from massagectl.device import Massager
 from massagectl.errors import DeviceError, LinkLost, ProgramError
 from massagectl.journal import Journal
 from massagectl.journal.recorder import RunRecorder, outcome_of
-from massagectl.journal.session import JournalSession
 from massagectl.programs.model import Program
 from massagectl.programs.scheduler import Scheduler
+from massagectl.runtime import ProgramRun
 from massagectl.transports.inprocess import InProcessTransport
 from massagesim import SimulatedDevice
 
@@ -103,13 +103,11 @@ async def test_controls_and_steps_are_recorded_in_order(tmp_path: Path) -> None:
 async def test_a_fault_is_recorded_as_it_appears_and_ends_the_run(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     async with wand() as (clock, m):
-        s = Scheduler(PROGRAM, [m], clock=clock)
 
         async def run_until_the_fault() -> None:
-            with JournalSession(path) as session:
-                session.start(s, [m], source="preset", speedup=None)
+            async with ProgramRun(PROGRAM, [m], clock=clock, journal=path) as run:
                 at(clock, 12, sim(m).inject_motor_fault)
-                session.result = await s.run()
+                await run.run()
 
         with pytest.raises(DeviceError, match="MOTOR"):
             await run_until_the_fault()
@@ -144,13 +142,11 @@ async def test_a_fault_already_there_is_told_apart(tmp_path: Path) -> None:
 async def test_a_lost_link_ends_the_run_as_lost(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     async with wand() as (clock, m):
-        s = Scheduler(PROGRAM, [m], clock=clock)
 
         async def run_until_lost() -> None:
-            with JournalSession(path) as session:
-                session.start(s, [m], source="preset", speedup=None)
+            async with ProgramRun(PROGRAM, [m], clock=clock, journal=path) as run:
                 at(clock, 25, sim(m).drop_link)
-                session.result = await s.run()
+                await run.run()
 
         with pytest.raises(LinkLost):
             await run_until_lost()
@@ -167,12 +163,14 @@ async def test_a_lost_link_ends_the_run_as_lost(tmp_path: Path) -> None:
 
 async def test_a_run_stopped_midway_is_recorded_as_stopped(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
-    async with wand() as (clock, m):
-        s = Scheduler(PROGRAM, [m], clock=clock)
-        with JournalSession(path) as session:
-            session.start(s, [m], source="/home/me/evening.yaml", speedup=None)
-            at(clock, 5, s.stop)  # what q does on the live view
-            session.result = await s.run()
+    async with (
+        wand() as (clock, m),
+        ProgramRun(
+            PROGRAM, [m], clock=clock, journal=path, source="/home/me/evening.yaml"
+        ) as program_run,
+    ):
+        at(clock, 5, program_run.stop)  # what q does on the live view
+        await program_run.run()
     with Journal(path, create=False) as j:
         (run,) = j.runs()
         assert (run.outcome, run.source) == ("stopped", "/home/me/evening.yaml")

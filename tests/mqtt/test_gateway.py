@@ -469,6 +469,28 @@ async def test_a_level_the_device_does_not_have_is_refused_and_changes_nothing(
     assert sim.state.speed == 4
 
 
+async def test_a_bad_heat_with_a_good_speed_is_refused_whole_and_sends_nothing(
+    wand: Rig,
+) -> None:
+    # The speed is fine and comes first; the heat is out of range: nothing at all may be sent,
+    # as on the command line, rather than the speed going through and the heat refused.
+    sim = wand.run.sim("wand")
+    await wand.ok("wand", {"speed_level": 2})
+    before = settings_received(sim)
+    for payload in ({"speed": 80, "heat": 3}, {"speed_level": 7, "heat": "scorching"}):
+        reply = await wand.ask("wand", payload)
+        assert reply["ok"] is False, payload
+        assert "heat" in reply["error"], reply
+    reply = await wand.ask("wand", {"device_program": "Knead", "heat": 5})
+    assert reply["ok"] is False
+    assert "heat level 5 is outside 0..2" in reply["error"]
+    reply = await wand.ask("wand", {"heat": 1, "device_program": "Nap"})
+    assert reply["ok"] is False
+    assert "no device program 'Nap'; it has: Soothe, Knead, Tap" in reply["error"]
+    assert settings_received(sim) == before
+    assert (sim.state.speed, sim.state.heat) == (2, 0)
+
+
 #: Payloads that must be refused before anything reaches the device, and what the one-line
 #: error must say about each.
 BAD_PAYLOADS: list[tuple[bytes, str]] = [

@@ -20,11 +20,10 @@ from massagectl.clock import VirtualClock
 from massagectl.connection import connect
 from massagectl.device import Massager
 from massagectl.errors import LinkLost
+from massagectl.programs.controls import HOLD_EXTEND_S, RESUME_RAMP_S
+from massagectl.programs.events import RunEvent, event_name
 from massagectl.programs.model import Program
 from massagectl.programs.scheduler import (
-    HOLD_EXTEND_S,
-    RESUME_RAMP_S,
-    Event,
     Outcome,
     Scheduler,
     device_range,
@@ -89,13 +88,13 @@ class Run:
     outcome: Outcome
     origin: float
     end: float
-    events: list[tuple[float, Event]] = field(default_factory=list)
+    events: list[tuple[float, RunEvent]] = field(default_factory=list)
     #: Each control by name: the program-clock time it ran at (seconds after the start), and
     #: what it returned.
     controls: dict[str, tuple[float, Any]] = field(default_factory=dict)
 
-    def kinds(self, kind: str) -> list[tuple[float, Event]]:
-        return [(t, e) for t, e in self.events if e.kind == kind]
+    def kinds(self, kind: str) -> list[tuple[float, RunEvent]]:
+        return [(t, e) for t, e in self.events if event_name(e) == kind]
 
 
 Control = tuple[float, str, Callable[[Scheduler], Any]]
@@ -110,7 +109,7 @@ async def run(
 ) -> Run:
     """Run ``p``, calling each control at its program-clock time (seconds after the start)."""
     s = Scheduler(p, ms, clock=clock, **kwargs)
-    events: list[tuple[float, Event]] = []
+    events: list[tuple[float, RunEvent]] = []
     s.subscribe(lambda e: events.append((clock.now(), e)))
     origin = clock.now()  # run() anchors the program here: nothing awaits in between
     seen: dict[str, tuple[float, Any]] = {}
@@ -278,7 +277,7 @@ async def test_pause_rests_the_device_and_stops_program_time() -> None:
         assert r.end - o == pytest.approx(90, abs=0.1)
         assert levels_at(m, o + 79.9) == Levels(8, 2, 0)
         assert levels_at(m, o + 80.1) == Levels(3, 0, 0)
-        assert [e.kind for _, e in r.events if e.kind in ("paused", "resumed")] == [
+        assert [event_name(e) for _, e in r.events if event_name(e) in ("paused", "resumed")] == [
             "paused",
             "resumed",
         ]
@@ -580,8 +579,8 @@ async def test_two_devices_with_different_ranges_run_in_step() -> None:
 
 
 async def test_a_failing_listener_does_not_break_the_run() -> None:
-    def broken(event: Event) -> None:
-        raise RuntimeError(f"view bug on {event.kind}")
+    def broken(event: RunEvent) -> None:
+        raise RuntimeError(f"view bug on {event_name(event)}")
 
     async with devices(WAND) as (clock, (m,)):
         r = await run(clock, [m], MIXED, on_event=broken)

@@ -15,8 +15,9 @@ from massagectl.device import Massager
 from massagectl.device_types import CommandKind, DeviceInfo
 from massagectl.errors import UsageError
 from massagectl.profiles import SafetyOverride, get_profile
+from massagectl.programs.events import RunEvent, event_name
 from massagectl.programs.model import Heat, Program
-from massagectl.programs.scheduler import Event, Scheduler
+from massagectl.programs.scheduler import Scheduler
 from massagectl.safety import Cut, SafetyEnvelope, SafetyLimits
 from massagectl.safety.limits import limits_for, load_user_limits
 from massagectl.transports.inprocess import InProcessTransport
@@ -103,11 +104,11 @@ async def test_session_longest_stops_the_device_and_starts_nothing_more() -> Non
 
 async def run_capped(
     profile_name: str, program: Program, limits: SafetyLimits
-) -> tuple[list[Event], list[tuple[float, int, int]]]:
+) -> tuple[list[RunEvent], list[tuple[float, int, int]]]:
     """Run ``program`` on a simulated device under ``limits``; the events and the device's
     (time from the start, speed, heat) record."""
     clock = VirtualClock()
-    events: list[Event] = []
+    events: list[RunEvent] = []
     profile = get_profile(profile_name)
     async with (
         clock.running(),
@@ -131,7 +132,7 @@ async def test_a_program_cannot_get_past_the_speed_cap() -> None:
         "omp-wand-heat", one_step("100%", "off", "2m"), SafetyLimits(max_intensity=0.7)
     )
     assert max(speed for _, speed, _ in record) == 7  # 70 % of 10 levels, never 10
-    assert any("capped at 7" in e.message for e in events if e.kind == "safety")
+    assert any("capped at 7" in e.message for e in events if event_name(e) == "safety")
 
 
 async def test_a_program_cannot_keep_the_heat_on_past_its_longest() -> None:
@@ -140,7 +141,7 @@ async def test_a_program_cannot_keep_the_heat_on_past_its_longest() -> None:
     off = next(t for t, _, heat in record if t > on and heat == 0)
     assert off - on == pytest.approx(30 * 60, abs=2.0)
     assert off < 45 * 60  # cut by the envelope, not the program's own end
-    assert any("without a break" in e.message for e in events if e.kind == "safety")
+    assert any("without a break" in e.message for e in events if event_name(e) == "safety")
 
 
 def test_user_file_limits_per_profile(tmp_path: Path) -> None:

@@ -16,8 +16,9 @@ from massagectl.clock import VirtualClock
 from massagectl.connection import connect
 from massagectl.device import Massager
 from massagectl.errors import SafetyHold
+from massagectl.programs.events import RunEvent, event_name
 from massagectl.programs.model import Program
-from massagectl.programs.scheduler import Event, Scheduler
+from massagectl.programs.scheduler import Scheduler
 
 CLI = [sys.executable, "-m", "massagectl"]
 HOURS_OF_HEAT = {
@@ -56,9 +57,9 @@ def _assert_cut_and_rested(spans: list[tuple[float, float]], origin: float) -> N
     assert after[0] - stop >= REST_S - 1
 
 
-async def _run_hours_of_heat(*, drop_at: float | None) -> tuple[list[Event], Massager, float]:
+async def _run_hours_of_heat(*, drop_at: float | None) -> tuple[list[RunEvent], Massager, float]:
     clock = VirtualClock()
-    events: list[Event] = []
+    events: list[RunEvent] = []
     async with clock.running(), connect("sim:omp-wand-heat?via=ble", clock=clock) as m:
         device = m.transport.device  # type: ignore[attr-defined]
         scheduler = Scheduler(
@@ -95,11 +96,11 @@ async def _run_hours_of_heat(*, drop_at: float | None) -> tuple[list[Event], Mas
 
 async def test_heat_is_cut_at_its_limit_across_the_devices_auto_off_and_watchdog() -> None:
     events, _m, _origin = await _run_hours_of_heat(drop_at=None)
-    kinds = [e.message for e in events if e.kind == "safety"]
+    kinds = [e.message for e in events if event_name(e) == "safety"]
     assert any("without a break" in k for k in kinds), kinds
     assert any("session reached its longest" in k for k in kinds), kinds
     # The device's own stops happened: the limit held across them.
-    warnings = " ".join(e.message for e in events if e.kind == "warning")
+    warnings = " ".join(e.message for e in events if event_name(e) == "warning")
     assert "AUTO_OFF" in warnings
 
 
@@ -107,7 +108,10 @@ async def test_heat_is_cut_at_its_limit_across_a_reconnect() -> None:
     # 25 minutes of heat, then the link drops: the device's watchdog stops it, the run
     # reconnects and starts the heat again; five more minutes and it is cut.
     events, _m, _origin = await _run_hours_of_heat(drop_at=25 * 60)
-    assert [e.kind for e in events if e.kind in ("lost", "reconnected")] == ["lost", "reconnected"]
+    assert [event_name(e) for e in events if event_name(e) in ("lost", "reconnected")] == [
+        "lost",
+        "reconnected",
+    ]
 
 
 def test_the_cli_run_cuts_the_heat_on_a_device_that_switches_itself_off(tmp_path: Path) -> None:

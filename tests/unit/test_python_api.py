@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import massagectl
 from massagectl import Heat, Program, Pulse, Speed, Step, Use, VirtualClock
+from massagectl.programs.events import event_name
 
 
 def gentle_then_tap() -> Program:
@@ -30,7 +31,7 @@ async def test_program_built_in_code_runs_on_a_simulated_device() -> None:
     events: list[str] = []
     async with clock.running(), massagectl.connect("sim:omp-wand-heat", clock=clock) as m:
         outcome = await massagectl.run_program(
-            gentle_then_tap(), [m], clock=clock, on_event=lambda e: events.append(e.kind)
+            gentle_then_tap(), [m], clock=clock, on_event=lambda e: events.append(event_name(e))
         )
         device = m.transport.device  # type: ignore[attr-defined]
         speeds = [s.speed for s in device.timeline.states()]

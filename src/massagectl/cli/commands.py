@@ -14,10 +14,14 @@ from ..connection import connect
 from ..device import DeviceState, Massager
 from ..drivers.checks import BadDeviceReport
 from ..durations import format_duration, parse_duration
-from ..errors import SafetyHold, UsageError, ValueOutOfRange
+from ..errors import SafetyHold, UsageError
+from ..runtime.settings import FieldNames, Settings, apply_settings
 from ..safety.envelope import Cut
 from .render import state_json, state_line, state_table
-from .values import Amount, is_level, parse_heat, parse_speed
+from .values import parse_heat, parse_speed
+
+#: How `set` names its settings in errors: as the options they came from.
+_OPTIONS = FieldNames(speed="--speed", heat="--heat", program="--program")
 
 
 async def status_command(device: str, *, as_json: bool) -> None:
@@ -57,22 +61,18 @@ async def set_command(
     heat_amount = parse_heat(heat) if heat is not None else None
     seconds = parse_duration(hold, what="--for") if hold is not None else None
 
+    settings = Settings(
+        speed=speed_amount.fraction if speed_amount else None,
+        speed_level=speed_amount.level if speed_amount else None,
+        heat=heat_amount.name or heat_amount.level if heat_amount else None,
+        program=program,
+    )
     async with connect(device) as m:
-        _validate(m, speed_amount, heat_amount)
         # A session past its longest starts nothing: that is a failure to say, not a success.
         held: list[Cut] = []
         m.subscribe_safety(lambda cut: held.append(cut) if cut.kind == "session" else None)
-        program_index = _program_index(m, program) if program is not None else None
-        if program_index is not None:
-            await m.run_program(program_index)
-        if speed_amount is not None:
-            if speed_amount.fraction is not None:
-                await m.set_speed(speed_amount.fraction)
-            else:
-                assert speed_amount.level is not None
-                await m.set_speed_level(speed_amount.level)
-        if heat_amount is not None:
-            await m.set_heat(heat_amount.name or heat_amount.level or 0)
+        # Everything is checked before anything is sent, so that bad input changes nothing.
+        await apply_settings(m, settings, _OPTIONS)
         state = await m.status()
         if held and held[0].asked > 0:
             raise SafetyHold(f"{m.name}: safety: {held[0].message}")
@@ -102,42 +102,6 @@ async def set_command(
         await _hold(m, seconds)
         await m.stop()
         print(f"{m.name}: stopped after {format_duration(seconds)}", flush=True)
-
-
-def _validate(m: Massager, speed: Amount | None, heat: Amount | None) -> None:
-    # Checked before anything is sent, so that a bad value leaves the device untouched.
-    info = m.info
-    if speed is not None:
-        if info.speed_levels == 0 and (speed.fraction or speed.level):
-            raise ValueOutOfRange(f"{m.name}: this device has no motor")
-        if speed.level is not None and not 0 <= speed.level <= info.speed_levels:
-            raise ValueOutOfRange(
-                f"{m.name}: --speed {speed.level} is outside 0..{info.speed_levels}"
-            )
-    if heat is not None:
-        wants_heat = (heat.name not in (None, "off")) or bool(heat.level)
-        if info.heat_levels == 0 and wants_heat:
-            raise ValueOutOfRange(f"{m.name}: this device has no heater")
-        if heat.level is not None and not 0 <= heat.level <= info.heat_levels:
-            raise ValueOutOfRange(f"{m.name}: --heat {heat.level} is outside 0..{info.heat_levels}")
-
-
-def _program_index(m: Massager, program: str) -> int:
-    info = m.info
-    text = program.strip()
-    if is_level(text):
-        index = int(text)
-        if not 0 <= index <= info.program_count:
-            raise ValueOutOfRange(
-                f"{m.name}: --program {index} is outside 0..{info.program_count}"
-                + ("" if info.program_count else " (this device has no built-in programs)")
-            )
-        return index
-    for i, name in enumerate(info.program_names, start=1):
-        if name.lower() == text.lower():
-            return i
-    known = ", ".join(f"{i} {n}" for i, n in enumerate(info.program_names, start=1)) or "none"
-    raise ValueOutOfRange(f"{m.name}: no built-in program {program!r} (known: {known})")
 
 
 async def _hold(m: Massager, seconds: float) -> None:

@@ -25,9 +25,11 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from ..programs import events as ev
 from ..programs.check import CheckReport
-from ..programs.scheduler import Event, Outcome, Progress, Scheduler
+from ..programs.progress import Outcome, Progress
 from ..programs.timeline import DeviceRange
+from ..runtime.program_run import ProgramRun
 from .program_render import (
     clock_text,
     heat_text,
@@ -88,11 +90,11 @@ def step_summary(index: int, views: list[DeviceView]) -> str:
     return f"{speed}, {heat}"
 
 
-def _refused(event: Event) -> None:
+def _refused(event: ev.Refused | ev.DeviceWarning) -> None:
     print(f"massagectl: warning: {event.message}", file=sys.stderr, flush=True)
 
 
-def _final_line(outcome: Outcome | None, scheduler: Scheduler, hours: bool) -> str:
+def _final_line(outcome: Outcome | None, scheduler: ProgramRun, hours: bool) -> str:
     program = scheduler.program
     if outcome == "finished":
         return f"finished: {program.name}, {clock_text(scheduler.duration, hours=hours)}"
@@ -108,30 +110,30 @@ def _final_line(outcome: Outcome | None, scheduler: Scheduler, hours: bool) -> s
 class LineView:
     """One line per step on stdout, refused settings on stderr, and a final line."""
 
-    def __init__(self, scheduler: Scheduler, views: list[DeviceView], out: TextIO | None = None):
+    def __init__(self, scheduler: ProgramRun, views: list[DeviceView], out: TextIO | None = None):
         self.scheduler = scheduler
         self.views = views
         self.out = out or sys.stdout
         self.hours = scheduler.duration >= 3600
 
-    def on_event(self, event: Event) -> None:
+    def on_event(self, event: ev.RunEvent) -> None:
         """Print what a person following along needs."""
-        if event.kind == "step" and event.segment is not None:
-            seg = event.segment
-            total = len(self.scheduler.timeline.segments)
-            line = (
-                f"[{clock_text(seg.start, hours=self.hours)}] step {seg.index + 1}/{total} "
-                f"{seg.label} — {step_summary(seg.index, self.views)}"
-            )
-            if seg.step.cue:
-                line += f" — {seg.step.cue}"
-            print(line, file=self.out, flush=True)
-        elif event.kind in ("refused", "warning"):
-            _refused(event)
-        elif event.kind in ("lost", "reconnected"):
-            _link_event(event)
-        elif event.kind == "safety":
-            _safety_event(event)
+        match event:
+            case ev.StepStarted(segment=seg):
+                total = len(self.scheduler.timeline.segments)
+                line = (
+                    f"[{clock_text(seg.start, hours=self.hours)}] step {seg.index + 1}/{total} "
+                    f"{seg.label} — {step_summary(seg.index, self.views)}"
+                )
+                if seg.step.cue:
+                    line += f" — {seg.step.cue}"
+                print(line, file=self.out, flush=True)
+            case ev.Refused() | ev.DeviceWarning():
+                _refused(event)
+            case ev.LinkDropped() | ev.Reconnected():
+                _link_event(event)
+            case ev.SafetyCut():
+                _safety_event(event)
 
     async def run(self) -> Outcome:
         """Run the scheduler to its end, printing as it goes."""
@@ -209,7 +211,7 @@ class LiveView:
 
     def __init__(
         self,
-        scheduler: Scheduler,
+        scheduler: ProgramRun,
         views: list[DeviceView],
         console: Console | None = None,
         stdin_fd: int | None = None,
@@ -253,21 +255,22 @@ class LiveView:
             return
         self._redraw.set()
 
-    def on_event(self, event: Event) -> None:
+    def on_event(self, event: ev.RunEvent) -> None:
         """Show what the scheduler tells."""
-        if event.kind in ("refused", "warning"):
-            _refused(event)
-            self._say(event.message)
-        elif event.kind in ("lost", "reconnected"):
-            _link_event(event)
-            what = "link lost" if event.kind == "lost" else "reconnected"
-            self._say(f"{event.device}: {what}")
-        elif event.kind == "safety":
-            _safety_event(event)
-            self._say(f"safety: {event.message}")
-        elif event.kind == "hold":
-            self._say(event.message)
-        if event.kind != "sent":
+        match event:
+            case ev.Refused() | ev.DeviceWarning():
+                _refused(event)
+                self._say(event.message)
+            case ev.LinkDropped() | ev.Reconnected():
+                _link_event(event)
+                what = "link lost" if isinstance(event, ev.LinkDropped) else "reconnected"
+                self._say(f"{event.device}: {what}")
+            case ev.SafetyCut():
+                _safety_event(event)
+                self._say(f"safety: {event.message}")
+            case ev.HoldChanged():
+                self._say(event.message)
+        if not isinstance(event, ev.LevelsSent):
             self._redraw.set()
 
     def _in_hold(self) -> bool:
@@ -389,9 +392,9 @@ class LiveView:
         return table
 
 
-def _link_event(event: Event) -> None:
+def _link_event(event: ev.LinkDropped | ev.Reconnected) -> None:
     """Tell the person about a dropped or recovered link on stderr."""
-    if event.kind == "lost":
+    if isinstance(event, ev.LinkDropped):
         # The reason usually names the device already (it comes from its link).
         reason = event.message.removeprefix(f"{event.device}: ")
         print(f"massagectl: warning: {event.device}: {reason}", file=sys.stderr, flush=True)
@@ -399,6 +402,6 @@ def _link_event(event: Event) -> None:
         print(f"massagectl: {event.device}: reconnected", file=sys.stderr, flush=True)
 
 
-def _safety_event(event: Event) -> None:
+def _safety_event(event: ev.SafetyCut) -> None:
     """Tell the person what the safety envelope held back or ended, on stderr."""
     print(f"massagectl: safety: {event.device}: {event.message}", file=sys.stderr, flush=True)

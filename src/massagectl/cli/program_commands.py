@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import re
 import sys
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,14 +34,13 @@ from .program_render import (
     steps_table,
 )
 from .signals import exit_at_once
+from .values import parse_intensity
 
 # The device stack, the scheduler, the journal and the live view are imported by the functions
 # that connect to devices, so that `programs`, `show` and `check` without a device start sooner.
 if TYPE_CHECKING:
     from ..device import Massager
     from .live import DeviceView
-
-_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 
 def _console() -> Console:
@@ -142,9 +139,7 @@ async def run_command(
     """``massagectl run``: run a program with the scheduler, live or one line per step; the run
     is recorded in the session journal at ``journal`` (None: not recorded)."""
     from ..clock import Clock, MonotonicClock, ScaledClock
-    from ..connection import connect
-    from ..journal.session import JournalSession
-    from ..programs.scheduler import Scheduler
+    from ..runtime.program_run import ProgramRun
     from .live import LineView, LiveView, interactive
 
     if on_disconnect not in ("stop", "resume"):
@@ -167,26 +162,21 @@ async def run_command(
                 "(only sim: addresses take --speedup)"
             )
     clock: Clock = ScaledClock(factor) if factor is not None else MonotonicClock()
-    async with AsyncExitStack() as stack:
-        # First on the stack, so last off: a journal that cannot be opened refuses the run
-        # before any device is reached, and the run's end is written after every STOP.
-        session = stack.enter_context(JournalSession(journal, signal_name=runner.stop_signal_name))
-        massagers = [await stack.enter_async_context(connect(a, clock=clock)) for a in addresses]
-        views = [device_view(m, program, scale) for m in massagers]
+    async with ProgramRun(
+        program,
+        addresses,
+        clock=clock,
+        intensity=scale,
+        journal=journal,
+        source=_source(program_ref),
+        speedup=factor,
+        on_disconnect="resume" if on_disconnect == "resume" else "stop",
+        signal_name=runner.stop_signal_name,
+    ) as run:
+        views = [device_view(m, program, scale) for m in run.massagers]
         for view in views:
             _print_fit(view)
-        scheduler = Scheduler(
-            program,
-            massagers,
-            clock=clock,
-            intensity=scale,
-            on_disconnect="resume" if on_disconnect == "resume" else "stop",
-        )
-        session.start(scheduler, massagers, source=_source(program_ref), speedup=factor)
-        if interactive():
-            session.result = await LiveView(scheduler, views).run()
-        else:
-            session.result = await LineView(scheduler, views).run()
+        await (LiveView(run, views) if interactive() else LineView(run, views)).run()
 
 
 def _source(program_ref: str) -> str:
@@ -208,17 +198,6 @@ def _print_fit(view: DeviceView) -> None:
         print(
             f"massagectl: note: {view.name}: {label} {which}: {text}", file=sys.stderr, flush=True
         )
-
-
-def parse_intensity(text: str) -> float:
-    """``80%`` → 0.8; from 0 % to 150 %."""
-    match = _PERCENT.match(text)
-    if not match:
-        raise UsageError(f"--intensity {text!r}: use a percentage such as 80%")
-    value = float(match.group(1)) / 100
-    if value > 1.5:
-        raise UsageError(f"--intensity {text!r}: from 0% to 150%")
-    return value
 
 
 def parse_speedup(text: str) -> float:

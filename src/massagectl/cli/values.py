@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from ..mapping import HEAT_NAMES
+from ..mapping import HEAT_NAMES, percent_fraction
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +18,6 @@ class Amount:
     name: str | None = None
 
 
-_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
 #: A level number: ASCII digits only (``str.isdigit`` also takes ``²``, which ``int`` refuses).
 _LEVEL = re.compile(r"[0-9]+")
 
@@ -31,12 +30,11 @@ def is_level(text: str) -> bool:
 def parse_speed(text: str) -> Amount:
     """``40%`` (a fraction of the range) or ``5`` (a level)."""
     t = text.strip()
-    match = _PERCENT.match(t)
-    if match:
-        pct = float(match.group(1))
-        if pct > 100:
+    fraction = percent_fraction(t)
+    if fraction is not None:
+        if fraction > 1:
             raise UsageError(f"--speed {text!r}: a percentage is at most 100%")
-        return Amount(fraction=pct / 100)
+        return Amount(fraction=fraction)
     if is_level(t):
         return Amount(level=int(t))
     raise UsageError(f"--speed {text!r}: use a percentage such as 40% or a level number such as 5")
@@ -50,3 +48,13 @@ def parse_heat(text: str) -> Amount:
     if is_level(t):
         return Amount(level=int(t))
     raise UsageError(f"--heat {text!r}: use off, low, medium, high or a level number")
+
+
+def parse_intensity(text: str) -> float:
+    """``80%`` → 0.8; from 0 % to 150 %."""
+    value = percent_fraction(text)
+    if value is None:
+        raise UsageError(f"--intensity {text!r}: use a percentage such as 80%")
+    if value > 1.5:
+        raise UsageError(f"--intensity {text!r}: from 0% to 150%")
+    return value

@@ -3,8 +3,8 @@ it ended) written to SQLite as it happens, so that a crash loses nothing; read b
 ``massagectl history``.
 
 :class:`Journal` is the file; :class:`~.recorder.RunRecorder` writes a running scheduler into it
-and :class:`~.session.JournalSession` wraps a CLI run (import those from their modules: they
-pull in the scheduler, which reading a journal does not need).
+(import it from its module: it pulls in the scheduler, which reading a journal does not need).
+:class:`massagectl.runtime.ProgramRun` opens the journal around every run, whatever started it.
 """
 
 from __future__ import annotations

@@ -26,28 +26,26 @@ from functools import partial
 
 from ..device import DeviceState, Massager
 from ..errors import LinkLost, MassagectlError
-from ..programs.scheduler import Event, Scheduler
+from ..programs.events import (
+    DeviceEvent,
+    Fault,
+    Finished,
+    LevelsSent,
+    RunEvent,
+    StepStarted,
+    Stopped,
+    event_name,
+)
+from ..programs.scheduler import Scheduler
 from .store import DeviceEntry, Journal
 
 _log = logging.getLogger(__name__)
 
-#: Scheduler events written as they come (the journal's kind is the event's). Its ``fault``
-#: notice is not among them: the fault that ends a run is the run's outcome detail, and the
-#: fault's name is recorded from the device's own state (below) as it appears.
-_RECORDED = frozenset(
-    {
-        "step",
-        "paused",
-        "resumed",
-        "intensity",
-        "hold",
-        "refused",
-        "lost",
-        "reconnected",
-        "safety",
-        "warning",
-    }
-)
+#: Scheduler events not written as they come: every setting sent (counted instead), and how the
+#: run ended, the fault that ends it included (its outcome says them; the fault's name is
+#: recorded from the device's own state, below, as it appears). The others are written under
+#: their :func:`~massagectl.programs.events.event_name`.
+_NOT_RECORDED = (LevelsSent, Finished, Stopped, Fault)
 
 
 class RunRecorder:
@@ -95,22 +93,19 @@ class RunRecorder:
 
     # --- listening ------------------------------------------------------------------------
 
-    def _on_event(self, event: Event) -> None:
-        if event.kind == "sent":
-            if event.device is not None:
-                self._sent[event.device] += 1
-            return
-        if event.kind not in _RECORDED:
-            return  # finished, stopped, the fault that ends a run: its outcome says them
-        if event.kind == "step" and event.segment is not None:
-            self._write(
-                "step",
-                position=event.position,
-                step=event.segment.index + 1,
-                detail=event.segment.label,
-            )
-            return
-        self._write(event.kind, position=event.position, device=event.device, detail=event.message)
+    def _on_event(self, event: RunEvent) -> None:
+        match event:
+            case LevelsSent(device=device):
+                self._sent[device] += 1
+            case StepStarted(position=position, segment=segment):
+                self._write("step", position=position, step=segment.index + 1, detail=segment.label)
+            case _ if isinstance(event, _NOT_RECORDED):
+                return
+            case _:
+                on = event.device if isinstance(event, DeviceEvent) else None
+                self._write(
+                    event_name(event), position=event.position, device=on, detail=event.message
+                )
 
     def _on_state(self, device: str, state: DeviceState) -> None:
         now = frozenset(state.faults)

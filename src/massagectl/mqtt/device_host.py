@@ -24,10 +24,23 @@ from ..address import DeviceAddress
 from ..connection import connect
 from ..device import DeviceState, Massager
 from ..errors import DeviceError, LinkLost, MassagectlError, ProgramError, TaskFailed, UsageError
-from ..journal.session import JournalSession
+from ..programs.events import (
+    Finished,
+    HoldChanged,
+    IntensityChanged,
+    LevelsSent,
+    Paused,
+    Resumed,
+    RunEvent,
+    SafetyCut,
+    StepStarted,
+    Stopped,
+    event_name,
+)
 from ..programs.loader import all_programs, load_program_text
 from ..programs.model import Program
-from ..programs.scheduler import Event, Scheduler
+from ..runtime.program_run import ProgramRun
+from ..runtime.settings import NoSuchProgram, Settings, apply_settings
 from ..safety.envelope import Cut
 from ..safety.memory import SafetyMemory
 from . import payloads
@@ -90,7 +103,7 @@ class DeviceHost:
         self._last_speed_level = 0
         #: Takes this device's commands from the ``set`` topic and hands them to :meth:`apply`.
         self.dispatch = Dispatcher(self, Answers(topics, outbox))
-        self._scheduler: Scheduler | None = None
+        self._scheduler: ProgramRun | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._program: Program | None = None
         self._presets = {p.name: p for p in all_programs()}
@@ -274,21 +287,14 @@ class DeviceHost:
             return
         # Setting the device by hand ends a running massagectl program first.
         await self._end_run()
-        if c.device_program is not None:
-            await m.run_program(self._program_index(m, c.device_program))
-        # The schema takes "on" and "off" in either case (a bare word typed at mosquitto_pub).
-        power = c.power.upper() if c.power is not None else None
-        if power == "OFF":
-            # The fan's off: the motor (and a device program) stop; the heat is its own control.
-            await m.set_speed_level(0)
-        elif power == "ON":
-            await m.set_speed_level(self._last_speed_level or 1)
-        elif c.speed is not None:
-            await m.set_speed(c.speed / 100)
-        elif c.speed_level is not None:
-            await m.set_speed_level(c.speed_level)
-        if c.heat is not None:
-            await m.set_heat(payloads.heat_value(c.heat))
+        try:
+            await apply_settings(m, self._settings_of(c))
+        except NoSuchProgram as exc:
+            # The bridge has always listed a device's programs by name, under its own name.
+            known = ", ".join(exc.known) or "(none)"
+            raise UsageError(
+                f"{self.name}: no device program {exc.wanted!r}; it has: {known}"
+            ) from None
         if (c.speed is not None or c.speed_level is not None) and m.state.speed > 0:
             # What ON comes back to: a speed the person set, not whatever level a device
             # program happened to be at.
@@ -296,16 +302,18 @@ class DeviceHost:
         self.owner = c.client if m.state.active else None
         self.publish_state()
 
-    def _program_index(self, m: Massager, value: str | int) -> int:
-        if isinstance(value, int):
-            return value
-        if value.lower() == NO_PROGRAM:
-            return 0
-        names = [n.lower() for n in m.info.program_names]
-        if value.lower() in names:
-            return names.index(value.lower()) + 1
-        known = ", ".join(m.info.program_names) or "(none)"
-        raise UsageError(f"{self.name}: no device program {value!r}; it has: {known}")
+    def _settings_of(self, c: SetCommand) -> Settings:
+        """What a ``set`` command asks, as the settings call takes it (which checks it all)."""
+        program = c.device_program
+        if isinstance(program, str) and program.lower() == NO_PROGRAM:
+            program = 0
+        # The schema takes "on" and "off" in either case (a bare word typed at mosquitto_pub).
+        power = c.power.upper() if c.power is not None else None
+        # The fan's off: the motor (and a device program) stop; the heat is its own control.
+        # On comes back to the last speed set here (or the lowest).
+        level = {"OFF": 0, "ON": self._last_speed_level or 1}.get(power or "", c.speed_level)
+        speed = None if power is not None or c.speed is None else c.speed / 100
+        return Settings(speed=speed, speed_level=level, heat=c.heat, program=program)
 
     # --- massagectl programs on the gateway -----------------------------------------------
 
@@ -315,22 +323,15 @@ class DeviceHost:
         if program is None:
             return
         intensity = 1.0 if c.intensity is None else c.intensity / 100
-        scheduler = Scheduler(program, [m], intensity=intensity, on_event=self._on_run_event)
+        source = "preset" if isinstance(c.run, str) else f"inline, from {self.topics.set}"
         # Recorded like a run from the command line; a journal that cannot take it refuses the
-        # run before anything is sent.
-        session = JournalSession(self.journal)
-        session.__enter__()
-        try:
-            source = "preset" if isinstance(c.run, str) else f"inline, from {self.topics.set}"
-            session.start(scheduler, [m], source=source, speedup=None)
-        except BaseException:
-            session.__exit__(None, None, None)
-            raise
-        self._scheduler, self._program = scheduler, program
+        # run (the sender is told) before anything is sent.
+        run = ProgramRun(program, [m], intensity=intensity, journal=self.journal, source=source)
+        await run.open()
+        run.subscribe(self._on_run_event)
+        self._scheduler, self._program = run, program
         self.owner = c.client
-        self._run_task = asyncio.create_task(
-            self._run(scheduler, program, session), name=f"{self.name} run"
-        )
+        self._run_task = asyncio.create_task(self._run(run, program), name=f"{self.name} run")
         self._event("started", f"program {program.name}", program=program.name)
         self.publish_state()
 
@@ -347,11 +348,10 @@ class DeviceHost:
             known = ", ".join(sorted(self._presets))
             raise ProgramError(f"unknown program {run!r}; the presets are: {known}") from None
 
-    async def _run(self, scheduler: Scheduler, program: Program, session: JournalSession) -> None:
+    async def _run(self, run: ProgramRun, program: Program) -> None:
         error: BaseException | None = None
         try:
-            outcome = await scheduler.run()
-            session.result = outcome
+            outcome = await run.run()
             self._event(outcome, f"program {program.name} {outcome}", program=program.name)
         except MassagectlError as exc:
             error = exc
@@ -360,27 +360,27 @@ class DeviceHost:
             error = exc
             raise
         finally:
-            session.__exit__(type(error) if error else None, error, None)
-            if self._scheduler is scheduler:
+            await run.close(error)
+            if self._scheduler is run:
                 self._scheduler, self._program, self._run_task = None, None, None
                 m = self.massager
                 if m is None or not m.state.active:
                     self.owner = None
                 self.publish_state()
 
-    def _on_run_event(self, event: Event) -> None:
-        if event.kind in ("sent", "finished", "stopped", "safety"):
+    def _on_run_event(self, event: RunEvent) -> None:
+        if isinstance(event, LevelsSent | Finished | Stopped | SafetyCut):
             # The state says what was sent; how the run ended is told once, by _run; safety
             # cuts come from the device layer already (_on_safety).
             return
         extra: dict[str, Any] = {"program": self._program.name if self._program else None}
-        if event.segment is not None:
+        if isinstance(event, StepStarted):
             extra["step"] = event.segment.label
             extra["step_index"] = event.segment.index + 1
             if event.segment.step.cue:
                 extra["cue"] = event.segment.step.cue
-        self._event(event.kind, event.message, **extra)
-        if event.kind in ("step", "paused", "resumed", "intensity", "hold"):
+        self._event(event_name(event), event.message, **extra)
+        if isinstance(event, StepStarted | Paused | Resumed | IntensityChanged | HoldChanged):
             self.publish_state()
 
     def _control(self, c: SetCommand) -> None:

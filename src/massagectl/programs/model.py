@@ -9,7 +9,6 @@ device's own program. ``repeat`` nests steps; ``use`` repeats an earlier step by
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
@@ -25,6 +24,7 @@ from pydantic import (
 
 from ..durations import parse_duration
 from ..errors import UsageError
+from ..mapping import percent_fraction
 
 
 def _duration(value: Any) -> float:
@@ -39,14 +39,12 @@ def _duration(value: Any) -> float:
 #: Seconds, written as ``90s``, ``5m``, ``1m30s`` or a number.
 Duration = Annotated[float, BeforeValidator(_duration)]
 
-_PERCENT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*%\s*$")
-
 
 def _percent(value: Any) -> float:
     if isinstance(value, str):
-        match = _PERCENT.match(value)
-        if match:
-            return float(match.group(1)) / 100
+        fraction = percent_fraction(value, signed=True)
+        if fraction is not None:
+            return fraction
     elif isinstance(value, int | float) and not isinstance(value, bool):
         # A fraction, as Python code naturally writes it (Wave(low=0.4, ...)).
         return float(value)

@@ -14,18 +14,37 @@ import asyncio
 import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Final, Literal
+from functools import partial
+from typing import Final
 
 from ..clock import Clock, Signal, first_of
 from ..device import Massager
-from ..errors import DeviceError, DeviceRefused, LinkLost, SafetyHold
+from ..errors import DeviceRefused, LinkLost, SafetyHold
 from ..safety.envelope import Cut
-from .faults import FaultWatch, Notice, stop_after_loss
+from .controls import (
+    Controls,
+    Track,
+    clamp_intensity,
+    stop_quietly,
+)
+from .events import (
+    DeviceWarning,
+    Fault,
+    Finished,
+    LevelsSent,
+    LinkDropped,
+    Reconnected,
+    Refused,
+    RunEvent,
+    SafetyCut,
+    StepStarted,
+    Stopped,
+)
+from .faults import FaultWatch, Notice
 from .model import Program
+from .progress import OnDisconnect, Outcome, Progress
 from .timeline import (
     DEFAULT_SAMPLE_S,
-    MAX_INTENSITY,
     Change,
     DeviceRange,
     Fade,
@@ -36,81 +55,11 @@ from .timeline import (
 
 _log = logging.getLogger(__name__)
 
-#: How long speed takes to come back after a pause.
-RESUME_RAMP_S: Final = 3.0
-#: How much one "extend" adds to a hold.
-HOLD_EXTEND_S: Final = 10.0
-#: Within this much of a step's start, "previous" goes to the step before rather than restarting.
-PREVIOUS_GRACE_S: Final = 2.0
-#: How long the scheduler waits for the devices to confirm STOP on its way out.
-STOP_TIMEOUT_S: Final = 2.0
+#: What a run is and how it ended are read with the scheduler (their home is .progress).
+__all__ = ["OnDisconnect", "Outcome", "Progress", "Scheduler", "device_range", "sample_period"]
 
-EventKind = Literal[
-    "step",
-    "sent",
-    "paused",
-    "resumed",
-    "intensity",
-    "hold",
-    "refused",
-    "lost",
-    "reconnected",
-    "safety",
-    "fault",
-    "warning",
-    "finished",
-    "stopped",
-]
-
-#: What a run does when a device's link drops: end (the other devices stop), or pause, reconnect
-#: with backoff and resume ramping in from zero, giving up after a grace period.
-OnDisconnect = Literal["stop", "resume"]
 #: How long "resume" keeps trying to reconnect before it gives up and stops everything.
 RECONNECT_GRACE_S: Final = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something the live view (or a log) may want to show."""
-
-    kind: EventKind
-    position: float
-    segment: Segment | None = None
-    device: str | None = None
-    levels: Levels | None = None
-    message: str = ""
-
-
-@dataclass(slots=True)
-class _Track:
-    """One device's walk along its own timeline (levels differ between device ranges)."""
-
-    massager: Massager
-    timeline: Timeline
-    sent: Levels
-    changes: Iterator[Change] | None = None
-    pending: Change | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """Where a run is, for the live view."""
-
-    position: float
-    duration: float
-    segment: Segment
-    step_left: float
-    paused: bool
-    intensity: float
-    levels: dict[str, Levels] = field(default_factory=dict)
-
-    @property
-    def total_left(self) -> float:
-        """Program time left."""
-        return max(0.0, self.duration - self.position)
-
-
-Outcome = Literal["finished", "stopped"]
 
 
 def sample_period(m: Massager, wanted: float = DEFAULT_SAMPLE_S) -> float:
@@ -125,7 +74,7 @@ def device_range(m: Massager) -> DeviceRange:
     return DeviceRange(info.speed_levels, info.heat_levels, info.program_count)
 
 
-class Scheduler:
+class Scheduler(Controls):
     """Runs ``program`` on ``devices``. Call :meth:`run`; call the controls from anywhere in
     the same event loop while it runs."""
 
@@ -137,7 +86,7 @@ class Scheduler:
         clock: Clock | None = None,
         intensity: float = 1.0,
         sample_s: float = DEFAULT_SAMPLE_S,
-        on_event: Callable[[Event], None] | None = None,
+        on_event: Callable[[RunEvent], None] | None = None,
         on_disconnect: OnDisconnect = "stop",
         reconnect_grace_s: float = RECONNECT_GRACE_S,
     ) -> None:
@@ -150,10 +99,10 @@ class Scheduler:
         self.on_disconnect: OnDisconnect = on_disconnect
         self.reconnect_grace_s = reconnect_grace_s
         self._watchers: list[asyncio.Task[None]] = []
-        self._intensity = _clamp_intensity(intensity)
-        self._listeners: list[Callable[[Event], None]] = [on_event] if on_event else []
+        self._intensity = clamp_intensity(intensity)
+        self._listeners: list[Callable[[RunEvent], None]] = [on_event] if on_event else []
         self._tracks = [
-            _Track(m, Timeline(program, device_range(m)), _levels_of(m)) for m in self.devices
+            Track(m, Timeline(program, device_range(m)), _levels_of(m)) for m in self.devices
         ]
         self._anchor_prog = 0.0
         self._anchor_clock = self.clock.now()
@@ -179,16 +128,6 @@ class Scheduler:
     # --- what it is doing ----------------------------------------------------------------
 
     @property
-    def timeline(self) -> Timeline:
-        """The first device's timeline (all share step times)."""
-        return self._tracks[0].timeline
-
-    @property
-    def duration(self) -> float:
-        """The program's length, holds as extended so far."""
-        return self.timeline.duration
-
-    @property
     def intensity(self) -> float:
         """The live intensity scale, 0 to 1.5."""
         return self._intensity
@@ -197,12 +136,6 @@ class Scheduler:
     def paused(self) -> bool:
         """Whether the run is paused."""
         return self._paused
-
-    def position(self) -> float:
-        """Program time now."""
-        if self._paused or self._stopped:
-            return self._anchor_prog
-        return min(self.duration, self._anchor_prog + (self.clock.now() - self._anchor_clock))
 
     def progress(self) -> Progress:
         """A snapshot for the live view."""
@@ -218,7 +151,7 @@ class Scheduler:
             levels={t.massager.name: t.sent for t in self._tracks},
         )
 
-    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+    def subscribe(self, listener: Callable[[RunEvent], None]) -> Callable[[], None]:
         """Call ``listener`` with every event; returns a function that unsubscribes."""
         self._listeners.append(listener)
 
@@ -227,94 +160,6 @@ class Scheduler:
                 self._listeners.remove(listener)
 
         return unsubscribe
-
-    # --- live controls ---------------------------------------------------------------------
-
-    def pause(self) -> None:
-        """Pause: program time stands still and the devices rest."""
-        if self._paused or self._stopped:
-            return
-        self._anchor_prog = self.position()
-        self._paused = True
-        self._rest_needed = True
-        self._emit("paused")
-        self._poke.set()
-
-    def resume(self) -> None:
-        """Resume where it paused, the speed ramping back in from zero."""
-        if not self._paused or self._stopped:
-            return
-        self._paused = False
-        self._anchor_clock = self.clock.now()
-        self._fade = Fade(self._anchor_prog, RESUME_RAMP_S)
-        self._emit("resumed")
-        self._replan()
-
-    def toggle_pause(self) -> None:
-        """Pause if running, resume if paused."""
-        if self._paused:
-            self.resume()
-        else:
-            self.pause()
-
-    def next_step(self) -> None:
-        """Skip to the start of the next step (the end, from the last one)."""
-        self._seek(self.timeline.segment_at(self.position()).end)
-
-    def previous_step(self) -> None:
-        """Back to the start of this step, or to the previous step when just past its start."""
-        pos = self.position()
-        segment = self.timeline.segment_at(pos)
-        if pos - segment.start > PREVIOUS_GRACE_S or segment.index == 0:
-            self._seek(segment.start)
-        else:
-            self._seek(self.timeline.segments[segment.index - 1].start)
-
-    def extend_hold(self, seconds: float = HOLD_EXTEND_S) -> bool:
-        """Make the current hold longer, up to its ``max_duration``; False if not in a hold."""
-        pos = self.position()
-        segment = self.timeline.segment_at(pos)
-        step = segment.step
-        if not step.hold or step.max_duration is None:
-            return False
-        longer = min(step.max_duration, segment.duration + seconds)
-        if longer <= segment.duration:
-            return False
-        for track in self._tracks:
-            track.timeline = track.timeline.with_duration(segment.index, longer)
-        self._emit("hold", message=f"hold extended to {longer:g} s")
-        self._seek(pos, keep_fade=True)
-        return True
-
-    def end_hold(self) -> bool:
-        """End the current hold now; False if not in a hold."""
-        segment = self.timeline.segment_at(self.position())
-        if not segment.step.hold:
-            return False
-        self._emit("hold", message="hold ended")
-        self._seek(segment.end)
-        return True
-
-    def set_intensity(self, intensity: float) -> None:
-        """Set the intensity scale (0 to 1.5); the devices' range is never exceeded."""
-        self._intensity = _clamp_intensity(intensity)
-        self._emit("intensity", message=f"{self._intensity:.0%}")
-        if not self._paused:
-            self._seek(self.position(), keep_fade=True)
-
-    def adjust_intensity(self, delta: float) -> None:
-        """Change the intensity scale by ``delta`` (e.g. +0.1)."""
-        self.set_intensity(round(self._intensity + delta, 6))
-
-    def stop(self) -> None:
-        """Stop now: every device gets STOP at once, ahead of any queued setpoint."""
-        if self._stopped:
-            return
-        self._anchor_prog = self.position()
-        self._stopped = True
-        for track in self._tracks:
-            self._stop_tasks.append(asyncio.ensure_future(_stop_quietly(track.massager)))
-        self._poke.set()
 
     # --- running -----------------------------------------------------------------------------
 
@@ -342,7 +187,9 @@ class Scheduler:
             raise self._fault_watch.ended
         if self._held is not None:
             raise self._held
-        self._emit("finished" if outcome == "finished" else "stopped")
+        self._emit(
+            lambda at: Finished(position=at) if outcome == "finished" else Stopped(position=at)
+        )
         return outcome
 
     async def _loop(self) -> Outcome:
@@ -376,7 +223,7 @@ class Scheduler:
 
     def _safety_listener(self, m: Massager) -> Callable[[Cut], None]:
         def listener(cut: Cut) -> None:
-            self._emit("safety", device=m.name, message=cut.message)
+            self._emit(lambda at: SafetyCut(position=at, device=m.name, message=cut.message))
             if cut.kind == "session" and self._held is None:
                 # Past its longest session a device starts nothing: going on would play the
                 # rest of the program to a device held at rest.
@@ -400,11 +247,11 @@ class Scheduler:
             if not t.massager.link_lost.is_set()
         ]
 
-    async def _recover(self, lost: list[_Track]) -> None:
+    async def _recover(self, lost: list[Track]) -> None:
         """A link dropped: end the run, or pause, reconnect and resume, as configured."""
         names = ", ".join(t.massager.name for t in lost)
         reasons = "; ".join(str(t.massager.lost_reason or "link lost") for t in lost)
-        self._emit("lost", device=names, message=reasons)
+        self._emit(lambda at: LinkDropped(position=at, device=names, message=reasons))
         if self.on_disconnect == "stop":
             others = len(self._tracks) - len(lost)
             tail = f"; the other {_plural(others, 'device')} stopped" if others else ""
@@ -438,7 +285,7 @@ class Scheduler:
         for watcher in self._watchers:
             watcher.cancel()
         self._watch_links()
-        self._emit("reconnected", device=names)
+        self._emit(lambda at: Reconnected(position=at, device=names))
         if not was_paused:
             self.resume()
 
@@ -451,7 +298,7 @@ class Scheduler:
         return segments[following].start if following < len(segments) else math.inf
 
     async def _apply_due(self, t: float) -> None:
-        batch: list[tuple[_Track, Change]] = []
+        batch: list[tuple[Track, Change]] = []
         for track in self._tracks:
             if track.pending is not None and track.pending.t <= t:
                 batch.append((track, track.pending))
@@ -464,7 +311,7 @@ class Scheduler:
                     self.clock.now() - (self._anchor_clock + (onset - self._anchor_prog))
                 )
                 self._segment = segment
-                self._emit("step", segment=segment)
+                self._emit(lambda at: StepStarted(position=at, segment=segment))
         if len(batch) == 1:
             # One device (a program per device, the common case): no task to gather it in.
             track, change = batch[0]
@@ -472,7 +319,7 @@ class Scheduler:
         elif batch:
             await asyncio.gather(*(self._send(track, change.levels) for track, change in batch))
 
-    async def _send(self, track: _Track, target: Levels) -> None:
+    async def _send(self, track: Track, target: Levels) -> None:
         m, sent = track.massager, track.sent
         try:
             if target.program != sent.program:
@@ -488,7 +335,8 @@ class Scheduler:
         except DeviceRefused as exc:
             # A device in a fault (overheat, motor) refuses; the program goes on, and the
             # person is told. Safety faults that must end the run are the envelope's call.
-            self._emit("refused", device=m.name, message=str(exc))
+            why = str(exc)
+            self._emit(lambda at: Refused(position=at, device=m.name, message=why))
             self._fault_watch.refused(m, exc)
         except LinkLost:
             # The loop sees the loss (link_lost is set) and ends the run or reconnects.
@@ -496,7 +344,7 @@ class Scheduler:
         else:
             self._fault_watch.accepted(m)
         track.sent = target
-        self._emit("sent", device=m.name, levels=target)
+        self._emit(lambda at: LevelsSent(position=at, device=m.name, levels=target))
 
     async def _sleep_or_poke(self, deadline: float) -> bool:
         """Wait for the deadline; True if a control poked first."""
@@ -542,7 +390,7 @@ class Scheduler:
         """
         reconnect = final and self.on_disconnect == "stop"
         tasks = [
-            asyncio.ensure_future(_stop_quietly(t.massager, reconnect=reconnect))
+            asyncio.ensure_future(stop_quietly(t.massager, reconnect=reconnect))
             for t in self._tracks
         ]
         earlier, self._stop_tasks = self._stop_tasks, []
@@ -552,10 +400,11 @@ class Scheduler:
         if final:
             for track, warning in zip(self._tracks, results[: len(tasks)], strict=True):
                 if isinstance(warning, str):
-                    self._emit("warning", device=track.massager.name, message=warning)
+                    self._emit(partial(_warning_at, track.massager.name, warning))
 
     def _tell(self, notice: Notice) -> None:
-        self._emit(notice.kind, device=notice.device, message=notice.message)
+        kind = Fault if notice.kind == "fault" else DeviceWarning
+        self._emit(lambda at: kind(position=at, device=notice.device, message=notice.message))
 
     def _start_again(self, m: Massager) -> None:
         """A device stopped itself (its auto-off): send it the current levels again now."""
@@ -565,35 +414,16 @@ class Scheduler:
         # From where the run is now (not from its anchor): the device gets today's levels once.
         self._seek(self.position(), keep_fade=True)
 
-    def _emit(
-        self,
-        kind: EventKind,
-        *,
-        segment: Segment | None = None,
-        device: str | None = None,
-        levels: Levels | None = None,
-        message: str = "",
-    ) -> None:
+    def _emit(self, make: Callable[[float], RunEvent]) -> None:
+        """Tell every listener the event ``make`` builds from the program time now."""
         if not self._listeners:
-            return  # nobody to tell: every command of every step comes here
-        event = Event(kind, self.position(), segment, device, levels, message)
+            return  # nobody to tell: every command of every step comes here, built for no one
+        event = make(self.position())
         for listener in list(self._listeners):
             try:
                 listener(event)
             except Exception:  # a view's bug must never stop a massage mid-way uncontrolled
                 _log.exception("scheduler listener failed")
-
-
-async def _stop_quietly(m: Massager, *, reconnect: bool = False) -> str | None:
-    """STOP a device; a warning for the person if it may still be running."""
-    if m.link_lost.is_set():
-        return await stop_after_loss(m, reconnect=reconnect)
-    try:
-        async with asyncio.timeout(STOP_TIMEOUT_S):
-            await m.stop()
-    except (TimeoutError, DeviceError) as exc:
-        _log.warning("%s: could not confirm STOP: %s", m.name, exc)
-    return None
 
 
 def _levels_of(m: Massager) -> Levels:
@@ -609,5 +439,5 @@ def _plural(n: int, what: str) -> str:
     return f"{what} was" if n == 1 else f"{n} {what}s were"
 
 
-def _clamp_intensity(value: float) -> float:
-    return min(MAX_INTENSITY, max(0.0, value))
+def _warning_at(device: str, message: str, position: float) -> DeviceWarning:
+    return DeviceWarning(position=position, device=device, message=message)

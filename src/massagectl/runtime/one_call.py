@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack
 
 from ..address import DeviceAddress
 from ..clock import Clock
-from ..connection import connect
 from ..device import Massager
-from .loader import get_program
-from .model import Program
-from .scheduler import Event, Outcome, Scheduler
+from ..programs.events import RunEvent
+from ..programs.loader import get_program
+from ..programs.model import Program
+from ..programs.progress import Outcome
+from .program_run import ProgramRun
 
 
 async def run_program(
@@ -20,7 +20,7 @@ async def run_program(
     *,
     intensity: float = 1.0,
     clock: Clock | None = None,
-    on_event: Callable[[Event], None] | None = None,
+    on_event: Callable[[RunEvent], None] | None = None,
 ) -> Outcome:
     """Run ``program`` (a :class:`Program`, a preset name or a YAML path) on ``devices``.
 
@@ -28,12 +28,7 @@ async def run_program(
     run and closed after it. Every device ends at rest, however the run ends.
     """
     prog = get_program(program) if isinstance(program, str) else program
-    async with AsyncExitStack() as stack:
-        massagers = [
-            d
-            if isinstance(d, Massager)
-            else await stack.enter_async_context(connect(d, clock=clock))
-            for d in devices
-        ]
-        scheduler = Scheduler(prog, massagers, clock=clock, intensity=intensity, on_event=on_event)
-        return await scheduler.run()
+    async with ProgramRun(prog, devices, intensity=intensity, clock=clock) as run:
+        if on_event is not None:
+            run.subscribe(on_event)
+        return await run.run()
