@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from ..capabilities import Feature, FeatureKind, device_features
 from ..durations import format_duration
 
 if TYPE_CHECKING:
@@ -51,24 +52,41 @@ def state_line(info: DeviceInfo, state: DeviceState) -> str:
 
 
 def state_table(device: str, info: DeviceInfo, state: DeviceState) -> Table:
-    """``status`` as a table."""
+    """``status`` as a table: a row per feature of the device, then its faults."""
     table = Table(title=device, show_header=False, title_justify="left")
     table.add_column("what", style="bold")
     table.add_column("value")
-    if info.speed_levels:
-        table.add_row("speed", f"{state.speed} of {info.speed_levels}")
-    if info.heat_levels:
-        table.add_row("heat", f"{state.heat} of {info.heat_levels}")
-    if info.program_count:
-        running = f"{state.program} ({info.program_name(state.program)})" if state.program else "-"
-        table.add_row("program", running)
-    table.add_row(
-        "temperature", "-" if state.temperature_c is None else f"{state.temperature_c:.1f} °C"
-    )
-    table.add_row("battery", "mains" if state.battery is None else f"{state.battery}%")
-    table.add_row("auto-off in", format_duration(state.remaining_s) if state.remaining_s else "-")
-    table.add_row("faults", ", ".join(state.faults) or "none")
+    for name, value in state_rows(info, state):
+        table.add_row(name, value)
     return table
+
+
+def state_rows(info: DeviceInfo, state: DeviceState) -> list[tuple[str, str]]:
+    """The status table's rows: each feature of the device as a person reads it, and faults."""
+    rows = [(f.name, _shown(f, state)) for f in device_features(info)]
+    return [*rows, ("faults", ", ".join(state.faults) or "none")]
+
+
+def _shown(feature: Feature, state: DeviceState) -> str:
+    """A feature's value with its unit and range (``1200 of 3616 rpm``); ``-`` when unknown."""
+    value = feature.read(state)
+    if feature.kind is FeatureKind.SPEED:
+        unit = f" {feature.unit}" if feature.unit else ""
+        return f"{value} of {feature.maximum}{unit}"
+    if feature.kind is FeatureKind.HEAT:
+        # The level, as `set --heat` takes it too; the state's name for it follows.
+        return f"{state.heat} of {feature.maximum}"
+    if feature.kind is FeatureKind.DEVICE_PROGRAM:
+        return f"{state.program} ({value})" if state.program else "-"
+    if feature.kind is FeatureKind.CONNECTED:
+        return "yes" if value else "no"
+    if value is None:
+        return "-"
+    if feature.kind is FeatureKind.TEMPERATURE:
+        return f"{float(value):.1f} {feature.unit}"
+    if feature.kind is FeatureKind.TIME_LEFT:
+        return format_duration(float(value)) if value else "-"
+    return f"{value}{feature.unit}"
 
 
 def profiles_table(profiles: list[Profile]) -> Table:
