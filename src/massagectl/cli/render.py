@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from ..capabilities import Feature, FeatureKind, device_features
+from ..capabilities import Feature, FeatureKind, device_features, level_unit
 from ..durations import format_duration
 
 if TYPE_CHECKING:
@@ -36,7 +36,8 @@ def state_line(info: DeviceInfo, state: DeviceState) -> str:
     """One line summing up a device's state."""
     parts = []
     if info.speed_levels:
-        parts.append(f"speed {state.speed}/{info.speed_levels}")
+        unit = level_unit(info)
+        parts.append(f"speed {state.speed}/{info.speed_levels}" + (f" {unit}" if unit else ""))
     if info.heat_levels:
         parts.append(f"heat {state.heat}/{info.heat_levels}")
     if state.program:
