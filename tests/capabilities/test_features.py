@@ -65,13 +65,6 @@ def test_a_gun_has_its_speed_in_rpm_and_a_battery(profile_name: str) -> None:
     assert not {FeatureKind.HEAT, FeatureKind.TEMPERATURE} & kinds(profile_name)
 
 
-def test_the_theragun_profiles_say_battery() -> None:
-    for name in ("theragun-pro", "theragun-elite", "theragun-prime"):
-        profile = get_profile(name)
-        assert profile.power == "battery"
-        assert profile.capabilities.battery
-
-
 def test_the_heat_pad_has_heat_levels_and_a_temperature_and_no_speed() -> None:
     features = features_of("omp-heat-pad")
     heat = find(features, FeatureKind.HEAT)

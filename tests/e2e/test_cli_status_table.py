@@ -30,12 +30,14 @@ def test_a_theragun_reads_rpm_and_is_never_mains() -> None:
     assert rows["connected"] == "yes"
 
 
-def test_a_battery_device_reads_its_charge_in_percent() -> None:
+def test_a_battery_device_reads_its_charge_in_percent_and_its_link() -> None:
     done = massagectl("status", "--device", "sim:omp-neck-rest")
     assert done.returncode == 0, done.stderr
     rows = _rows(done.stdout)
     assert re.fullmatch(r"\d{1,3}%", rows["battery"]), rows
     assert rows["speed"] == "0 of 5"
+    # Every feature has its row, the link too (as Home Assistant shows it).
+    assert rows["connected"] == "yes"
 
 
 def test_setting_a_guns_speed_says_rpm() -> None:
