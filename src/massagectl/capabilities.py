@@ -10,8 +10,9 @@ whose speed is set in rpm shows rpm everywhere, and only a battery device has a 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum, StrEnum
+from dataclasses import dataclass, replace
+from enum import Enum, StrEnum, auto
+from typing import Any, Final
 
 from .device_types import DeviceInfo, DeviceState
 from .mapping import HEAT_NAMES, heat_name_to_level
@@ -20,24 +21,24 @@ from .mapping import HEAT_NAMES, heat_name_to_level
 Value = int | float | str | bool | None
 
 
-class FeatureKind(Enum):
-    """The kinds of feature a device can have (each surface renders a kind its own way)."""
-
-    SPEED = "speed"
-    HEAT = "heat"
-    DEVICE_PROGRAM = "device_program"
-    TEMPERATURE = "temperature"
-    BATTERY = "battery"
-    TIME_LEFT = "time_left"
-    CONNECTED = "connected"
-
-
 class Category(StrEnum):
     """Whether a person sets a feature or only watches it."""
 
     CONTROL = "control"
     SENSOR = "sensor"
     DIAGNOSTIC = "diagnostic"
+
+
+class FeatureKind(Enum):
+    """The kinds of feature a device can have (each surface renders a kind its own way)."""
+
+    SPEED = auto()
+    HEAT = auto()
+    DEVICE_PROGRAM = auto()
+    TEMPERATURE = auto()
+    BATTERY = auto()
+    TIME_LEFT = auto()
+    CONNECTED = auto()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,18 +92,24 @@ def heat_label(level: int, levels: int) -> str:
     return str(level)
 
 
+def _control(
+    kind: FeatureKind,
+    key: str,
+    name: str,
+    reader: Callable[[DeviceState], Value],
+    maximum: int,
+    **extra: Any,
+) -> Feature:
+    # What a person sets is set under the same key the state document reads it from.
+    return Feature(kind, key, name, Category.CONTROL, reader, maximum=maximum, setting=key, **extra)
+
+
 def speed_feature(info: DeviceInfo) -> Feature:
     """The motor: a level 0..levels, in the profile's unit where a level is physical (rpm)."""
-    return Feature(
-        FeatureKind.SPEED,
-        "speed_level",
-        "speed",
-        Category.CONTROL,
-        lambda s: s.speed,
-        unit=level_unit(info),
-        maximum=info.speed_levels,
-        setting="speed_level",
+    speed = _control(
+        FeatureKind.SPEED, "speed_level", "speed", lambda s: s.speed, info.speed_levels
     )
+    return replace(speed, unit=level_unit(info))
 
 
 def level_unit(info: DeviceInfo) -> str:
@@ -116,65 +123,51 @@ def level_unit(info: DeviceInfo) -> str:
 def heat_feature(info: DeviceInfo) -> Feature:
     """The heater: a level, shown and picked by name (``low``) or number."""
     levels = info.heat_levels
-    return Feature(
+    options = heat_options(levels)
+    return _control(
         FeatureKind.HEAT,
         "heat",
         "heat",
-        Category.CONTROL,
         lambda s: heat_label(s.heat, levels),
-        maximum=levels,
-        options=heat_options(levels),
-        setting="heat",
+        levels,
+        options=options,
     )
 
 
 def device_program_feature(info: DeviceInfo) -> Feature:
     """The device's own programs, by name (None while none runs)."""
-    return Feature(
+
+    def name(state: DeviceState) -> str | None:
+        return info.program_name(state.program) if state.program else None
+
+    return _control(
         FeatureKind.DEVICE_PROGRAM,
         "device_program",
         "program",
-        Category.CONTROL,
-        lambda s: info.program_name(s.program) if s.program else None,
-        maximum=info.program_count,
+        name,
+        info.program_count,
         options=info.program_names,
-        setting="device_program",
     )
 
 
+def _sensor(
+    kind: FeatureKind, key: str, name: str, reader: Callable[[DeviceState], Value], unit: str = ""
+) -> Feature:
+    return Feature(kind, key, name, Category.SENSOR, reader, unit=unit)
+
+
 # The sensors every device of a kind shares: nothing about them depends on the device.
-TEMPERATURE = Feature(
-    FeatureKind.TEMPERATURE,
-    "temperature_c",
-    "temperature",
-    Category.SENSOR,
-    lambda s: s.temperature_c,
-    unit="°C",
+TEMPERATURE: Final = _sensor(
+    FeatureKind.TEMPERATURE, "temperature_c", "temperature", lambda s: s.temperature_c, "°C"
 )
-BATTERY = Feature(
-    FeatureKind.BATTERY,
-    "battery",
-    "battery",
-    Category.SENSOR,
-    lambda s: s.battery,
-    unit="%",
-    maximum=100,
-)
+BATTERY: Final = _sensor(FeatureKind.BATTERY, "battery", "battery", lambda s: s.battery, "%")
 #: Time left of the device's own timer: its program, else its auto-off.
-TIME_LEFT = Feature(
-    FeatureKind.TIME_LEFT,
-    "time_left_s",
-    "time left",
-    Category.SENSOR,
-    lambda s: s.remaining_s,
-    unit="s",
+TIME_LEFT: Final = _sensor(
+    FeatureKind.TIME_LEFT, "time_left_s", "time left", lambda s: s.remaining_s, "s"
 )
-CONNECTED = Feature(
-    FeatureKind.CONNECTED,
-    "connected",
-    "connected",
-    Category.DIAGNOSTIC,
-    lambda s: s.connected,
+#: The link to the device: a diagnostic, since nobody sets it.
+CONNECTED: Final = Feature(
+    FeatureKind.CONNECTED, "connected", "connected", Category.DIAGNOSTIC, lambda s: s.connected
 )
 
 

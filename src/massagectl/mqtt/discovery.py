@@ -77,11 +77,11 @@ class _Entities:
             **options,
         }
 
-    def sensor(self, feature: Feature, name: str, **options: Any) -> Component:
+    def sensor(self, key: str, feature: Feature, name: str, **options: Any) -> Component:
         """A sensor that reads ``feature`` from the state document, in the feature's unit."""
         return self.component(
             "sensor",
-            feature.kind.value,
+            key,
             name,
             state_topic=self.topics.state,
             # A null renders as "None", which an MQTT sensor takes as unknown.
@@ -204,19 +204,16 @@ def _preset_options(topics: DeviceTopics) -> dict[str, Any]:
 
 def _heat(entities: _Entities, feature: Feature) -> dict[str, Component]:
     """The heater as a select of its options (names, or level numbers)."""
-    topics = entities.topics
-    heat = entities.component(
-        "select",
-        "heat",
-        "Heat",
-        command_topic=topics.set,
-        command_template=f'{{"{feature.setting}": {{{{ value | tojson }}}}}}',
-        state_topic=topics.state,
-        value_template=f"{{{{ value_json.{feature.id} }}}}",
-        options=list(feature.options),
-        icon="mdi:heat-wave",
-    )
-    return {"heat": heat}
+    state, command = entities.topics.state, entities.topics.set
+    options = {
+        "command_topic": command,
+        "command_template": f'{{"{feature.setting}": {{{{ value | tojson }}}}}}',
+        "state_topic": state,
+        "value_template": f"{{{{ value_json.{feature.id} }}}}",
+        "options": list(feature.options),
+        "icon": "mdi:heat-wave",
+    }
+    return {"heat": entities.component("select", "heat", "Heat", **options)}
 
 
 def _presets(_entities: _Entities, _feature: Feature) -> dict[str, Component]:
@@ -228,7 +225,11 @@ def _temperature(entities: _Entities, feature: Feature) -> dict[str, Component]:
     """The temperature in °C (unknown until the device says)."""
     return {
         "temperature": entities.sensor(
-            feature, "Temperature", device_class="temperature", state_class="measurement"
+            "temperature",
+            feature,
+            "Temperature",
+            device_class="temperature",
+            state_class="measurement",
         )
     }
 
@@ -237,14 +238,16 @@ def _battery(entities: _Entities, feature: Feature) -> dict[str, Component]:
     """The battery's charge in %."""
     return {
         "battery": entities.sensor(
-            feature, "Battery", device_class="battery", state_class="measurement"
+            "battery", feature, "Battery", device_class="battery", state_class="measurement"
         )
     }
 
 
 def _time_left(entities: _Entities, feature: Feature) -> dict[str, Component]:
     """Seconds left of a run, or of the device's own program."""
-    return {"time_left": entities.sensor(feature, "Time left", device_class="duration")}
+    return {
+        "time_left": entities.sensor("time_left", feature, "Time left", device_class="duration")
+    }
 
 
 def _connected(entities: _Entities, _feature: Feature) -> dict[str, Component]:
