@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from .support import massagectl
@@ -44,3 +45,12 @@ def test_setting_a_guns_speed_says_rpm() -> None:
     done = massagectl("set", "--device", "sim:theragun-pro", "--speed", "2000")
     assert done.returncode == 0, done.stderr
     assert "speed 2000/3616 rpm" in done.stdout
+
+
+def test_status_json_says_a_guns_speed_is_rpm() -> None:
+    done = massagectl("status", "--device", "sim:theragun-pro", "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert (doc["speed"], doc["speed_levels"], doc["speed_unit"]) == (0, 3616, "rpm")
+    plain = json.loads(massagectl("status", "--device", "sim:omp-wand-heat", "--json").stdout)
+    assert plain["speed_unit"] == ""  # levels 1..10, each its own percussions/min

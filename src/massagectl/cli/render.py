@@ -21,6 +21,8 @@ def state_json(device: str, info: DeviceInfo, state: DeviceState) -> dict[str, A
         "device": device,
         "speed": state.speed,
         "speed_levels": info.speed_levels,
+        # What a speed counts in where a level is a physical speed (a Theragun's rpm), else "".
+        "speed_unit": level_unit(info),
         "heat": state.heat,
         "heat_levels": info.heat_levels,
         "program": state.program or None,
