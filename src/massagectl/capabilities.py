@@ -160,7 +160,9 @@ def _sensor(
 TEMPERATURE: Final = _sensor(
     FeatureKind.TEMPERATURE, "temperature_c", "temperature", lambda s: s.temperature_c, "°C"
 )
-BATTERY: Final = _sensor(FeatureKind.BATTERY, "battery", "battery", lambda s: s.battery, "%")
+BATTERY: Final = replace(
+    _sensor(FeatureKind.BATTERY, "battery", "battery", lambda s: s.battery, "%"), maximum=100
+)
 #: Time left of the device's own timer: its program, else its auto-off.
 TIME_LEFT: Final = _sensor(
     FeatureKind.TIME_LEFT, "time_left_s", "time left", lambda s: s.remaining_s, "s"

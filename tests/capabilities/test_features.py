@@ -61,6 +61,7 @@ def test_a_gun_has_its_speed_in_rpm_and_a_battery(profile_name: str) -> None:
     battery = find(features, FeatureKind.BATTERY)
     assert battery is not None
     assert (battery.unit, battery.category) == ("%", Category.SENSOR)
+    assert (battery.minimum, battery.maximum) == (0, 100)
     assert battery.read(DeviceState(battery=64)) == 64
     assert not {FeatureKind.HEAT, FeatureKind.TEMPERATURE} & kinds(profile_name)
 

@@ -250,7 +250,7 @@ def _time_left(entities: _Entities, feature: Feature) -> dict[str, Component]:
     }
 
 
-def _connected(entities: _Entities, _feature: Feature) -> dict[str, Component]:
+def _connected(entities: _Entities, feature: Feature) -> dict[str, Component]:
     """Whether the gateway holds a link to the device (off, not unavailable, when it has not)."""
     topics = entities.topics
     connected = entities.component(
@@ -261,7 +261,7 @@ def _connected(entities: _Entities, _feature: Feature) -> dict[str, Component]:
         payload_on=ONLINE,
         payload_off=OFFLINE,
         device_class="connectivity",
-        entity_category="diagnostic",
+        entity_category=feature.category.value,
         # A component's own availability replaces the device-wide one (Home Assistant merges
         # shared options only where the component has none). Only the gateway's status here:
         # with the device's availability too, a lost link would make this "unavailable"
