@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum, StrEnum, auto
+from functools import lru_cache
 from typing import Any, Final
 
 from .device_types import DeviceInfo, DeviceState
@@ -67,6 +68,8 @@ class Feature:
         return self.reader(state)
 
 
+# Both are cached: pure, small, and asked at every state document.
+@lru_cache(maxsize=1024)
 def heat_options(levels: int) -> tuple[str, ...]:
     """What a person can pick for heat: names for up to three levels, else level numbers."""
     if levels <= 0:
@@ -82,6 +85,7 @@ def heat_options(levels: int) -> tuple[str, ...]:
     return tuple(by_level[level] for level in sorted(by_level))
 
 
+@lru_cache(maxsize=1024)
 def heat_label(level: int, levels: int) -> str:
     """The option of :func:`heat_options` that stands for ``level``."""
     if levels > 3:
@@ -173,6 +177,9 @@ CONNECTED: Final = Feature(
 )
 
 
+# Cached: the gateway makes a state document at every change, and a device's features change
+# only with its (frozen, hashable) info.
+@lru_cache(maxsize=256)
 def device_features(info: DeviceInfo) -> tuple[Feature, ...]:
     """Every feature of a device that can do what ``info`` says, in the order people read them."""
     features: list[Feature] = []

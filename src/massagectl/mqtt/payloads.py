@@ -10,7 +10,7 @@ import time
 from typing import Any, Final
 
 from .. import capabilities
-from ..capabilities import BATTERY, CONNECTED, TEMPERATURE, TIME_LEFT, device_features
+from ..capabilities import BATTERY, CONNECTED, TEMPERATURE, TIME_LEFT, device_features, heat_label
 from ..device_types import DeviceInfo, DeviceState
 from ..profiles import Profile
 
@@ -60,10 +60,12 @@ def state_payload(
         "speed": percent(state.speed, speed_levels),
         "speed_level": values.get("speed_level", state.speed),
         "speed_levels": speed_levels,
-        "heat": values.get("heat", capabilities.heat_label(state.heat, heat_levels)),
+        "heat": values["heat"] if "heat" in values else heat_label(state.heat, heat_levels),
         "heat_level": state.heat,
         "heat_levels": heat_levels,
-        "device_program": values.get("device_program", _program_name(state, info)),
+        "device_program": (
+            values["device_program"] if "device_program" in values else _program_name(state, info)
+        ),
         "device_program_number": state.program,
         "device_remaining_s": state.remaining_s,
         # What a device says beyond its features is passed on as it said it (a lying device's
