@@ -60,6 +60,9 @@ class DeviceInfo:
     program_names: tuple[str, ...] = ()
     #: What a speed level means physically (``rpm``, ``percussions/min``), if known.
     speed_unit: str = ""
+    #: The physical speed of each level in :attr:`speed_unit`, where the profile gives them;
+    #: empty when a level is itself a number of that unit (Theragun: level 1200 is 1200 rpm).
+    speed_values: tuple[float, ...] = ()
 
     def program_name(self, index: int) -> str:
         """The name of a built-in program (1-based), or ``#N`` when the profile has none."""
@@ -81,6 +84,7 @@ class DeviceInfo:
             temperature_sensor=caps.temperature_sensor,
             program_names=tuple(p.name for p in caps.programs),
             speed_unit=caps.speed.unit if caps.speed else "",
+            speed_values=tuple(caps.speed.values) if caps.speed else (),
         )
 
 

@@ -37,6 +37,7 @@ async def test_connect_says_hello_then_reads_info_and_status() -> None:
             temperature_sensor=True,
             program_names=("Soothe", "Knead", "Tap"),
             speed_unit="percussions/min",
+            speed_values=(1500, 1800, 2100, 2400, 2700, 3000, 3300, 3600, 3900, 4200),
         )
         assert m.state.connected
         assert not m.state.active

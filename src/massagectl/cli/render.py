@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from ..capabilities import Feature, FeatureKind, device_features, level_unit
 from ..durations import format_duration
 
 if TYPE_CHECKING:
@@ -20,6 +21,8 @@ def state_json(device: str, info: DeviceInfo, state: DeviceState) -> dict[str, A
         "device": device,
         "speed": state.speed,
         "speed_levels": info.speed_levels,
+        # What a speed counts in where a level is a physical speed (a Theragun's rpm), else "".
+        "speed_unit": level_unit(info),
         "heat": state.heat,
         "heat_levels": info.heat_levels,
         "program": state.program or None,
@@ -35,7 +38,8 @@ def state_line(info: DeviceInfo, state: DeviceState) -> str:
     """One line summing up a device's state."""
     parts = []
     if info.speed_levels:
-        parts.append(f"speed {state.speed}/{info.speed_levels}")
+        unit = level_unit(info)
+        parts.append(f"speed {state.speed}/{info.speed_levels}" + (f" {unit}" if unit else ""))
     if info.heat_levels:
         parts.append(f"heat {state.heat}/{info.heat_levels}")
     if state.program:
@@ -51,24 +55,41 @@ def state_line(info: DeviceInfo, state: DeviceState) -> str:
 
 
 def state_table(device: str, info: DeviceInfo, state: DeviceState) -> Table:
-    """``status`` as a table."""
+    """``status`` as a table: a row per feature of the device, then its faults."""
     table = Table(title=device, show_header=False, title_justify="left")
     table.add_column("what", style="bold")
     table.add_column("value")
-    if info.speed_levels:
-        table.add_row("speed", f"{state.speed} of {info.speed_levels}")
-    if info.heat_levels:
-        table.add_row("heat", f"{state.heat} of {info.heat_levels}")
-    if info.program_count:
-        running = f"{state.program} ({info.program_name(state.program)})" if state.program else "-"
-        table.add_row("program", running)
-    table.add_row(
-        "temperature", "-" if state.temperature_c is None else f"{state.temperature_c:.1f} °C"
-    )
-    table.add_row("battery", "mains" if state.battery is None else f"{state.battery}%")
-    table.add_row("auto-off in", format_duration(state.remaining_s) if state.remaining_s else "-")
-    table.add_row("faults", ", ".join(state.faults) or "none")
+    for name, value in state_rows(info, state):
+        table.add_row(name, value)
     return table
+
+
+def state_rows(info: DeviceInfo, state: DeviceState) -> list[tuple[str, str]]:
+    """The status table's rows: each feature of the device as a person reads it, and faults."""
+    rows = [(f.name, _shown(f, state)) for f in device_features(info)]
+    return [*rows, ("faults", ", ".join(state.faults) or "none")]
+
+
+def _shown(feature: Feature, state: DeviceState) -> str:
+    """A feature's value with its unit and range (``1200 of 3616 rpm``); ``-`` when unknown."""
+    value = feature.read(state)
+    if feature.kind is FeatureKind.SPEED:
+        unit = f" {feature.unit}" if feature.unit else ""
+        return f"{value} of {feature.maximum}{unit}"
+    if feature.kind is FeatureKind.HEAT:
+        # The level, as `set --heat` takes it too; the state's name for it follows.
+        return f"{state.heat} of {feature.maximum}"
+    if feature.kind is FeatureKind.DEVICE_PROGRAM:
+        return f"{state.program} ({value})" if state.program else "-"
+    if feature.kind is FeatureKind.CONNECTED:
+        return "yes" if value else "no"
+    if value is None:
+        return "-"
+    if feature.kind is FeatureKind.TEMPERATURE:
+        return f"{float(value):.1f} {feature.unit}"
+    if feature.kind is FeatureKind.TIME_LEFT:
+        return format_duration(float(value)) if value else "-"
+    return f"{value}{feature.unit}"
 
 
 def profiles_table(profiles: list[Profile]) -> Table:

@@ -226,4 +226,5 @@ class OmpDriver(Driver):
             temperature_sensor=info.has_temperature_sensor,
             program_names=names,
             speed_unit=caps.speed.unit if caps.speed and names else "",
+            speed_values=tuple(caps.speed.values) if caps.speed and names else (),
         )

@@ -10,9 +10,13 @@ modules stay the only schema. Pure functions: the gateway publishes what they re
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
+from ..capabilities import Feature, FeatureKind, device_features, find
 from .commands import NO_PROGRAM
+from .payloads import info_from_capabilities
 from .topics import DEFAULT_DISCOVERY_PREFIX, OFFLINE, ONLINE, DeviceTopics
 
 #: Where people find massagectl (Home Assistant shows it as the origin's support link).
@@ -49,55 +53,99 @@ def removal_payload() -> bytes:
     return b""
 
 
+#: One entity's config, as Home Assistant reads it.
+Component = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entities:
+    """What every component builder needs: the device's id and its topics."""
+
+    ident: str
+    topics: DeviceTopics
+
+    def component(self, platform: str, key: str, name: str, **options: Any) -> Component:
+        """One entity on ``platform``, with ids made from the device's and ``key``."""
+        return {
+            "p": platform,
+            "unique_id": f"{self.ident}_{key}",
+            # An entity id is lower case letters, digits and '_' (Home Assistant slugifies what
+            # it gets); gateway and device ids may hold '-' and capitals, so slug them here and
+            # what we send is the entity id it ends up with.
+            "default_entity_id": f"{platform}.{_entity_slug(f'{self.ident}_{key}')}",
+            "name": name,
+            **options,
+        }
+
+    def sensor(self, key: str, feature: Feature, name: str, **options: Any) -> Component:
+        """A sensor that reads ``feature`` from the state document, in the feature's unit."""
+        return self.component(
+            "sensor",
+            key,
+            name,
+            state_topic=self.topics.state,
+            # A null renders as "None", which an MQTT sensor takes as unknown.
+            value_template=f"{{{{ value_json.{feature.id} }}}}",
+            unit_of_measurement=feature.unit,
+            **options,
+        )
+
+
 def discovery_config(info: dict[str, Any], topics: DeviceTopics) -> dict[str, Any]:
     """The device-based discovery payload for the device that ``info`` describes.
 
     ``info`` is the document of :func:`.payloads.info_payload`; ``topics`` are that device's
-    topics. Entities appear only for what the device can do (a fan for a motor, a heat select
-    for a heater, ...). Raises ValueError if ``info`` and ``topics`` name different devices,
-    which would wire one device's entities to another's topics.
+    topics. Entities appear only for what the device can do: one per feature of
+    :func:`massagectl.capabilities.device_features` (the device's own programs are the motor's
+    presets), and the gateway's program select and stop button. Raises ValueError if ``info``
+    and ``topics`` name different devices, which would wire one device's entities to another's
+    topics.
     """
     gateway, device = str(info["gateway"]), str(info["device"])
     if (gateway, device) != (topics.gateway, topics.device):
         raise ValueError(
             f"info is for {gateway}/{device} but the topics are {topics.gateway}/{topics.device}"
         )
-    caps: dict[str, Any] = info["capabilities"]
+    entities = _Entities(device_id(gateway, device), topics)
+    features = device_features(info_from_capabilities(info["capabilities"]))
+    cmps: dict[str, Component] = {}
+    for feature in features:
+        cmps |= _BUILDERS[feature.kind](entities, feature)
+    programs = find(features, FeatureKind.DEVICE_PROGRAM)
+    if programs is not None and programs.options and "fan" in cmps:
+        cmps["fan"] |= _preset_options(topics)
+        cmps["fan"]["preset_modes"] = list(programs.options)
+    cmps |= _gateway_components(entities, info)
+    return _device_document(entities.ident, info, topics) | {"cmps": cmps}
+
+
+def _device_document(ident: str, info: dict[str, Any], topics: DeviceTopics) -> dict[str, Any]:
+    """The device, the origin and the availability every entity shares."""
     profile: dict[str, Any] = info["profile"]
     version = str(info["massagectl"])
-    speed_levels = int(caps.get("speed_levels", 0))
-    heat_levels = int(caps.get("heat_levels", 0))
-    ident = device_id(gateway, device)
+    return {
+        "dev": {
+            "ids": [ident],
+            "name": info["name"],
+            "mf": "massagectl",
+            "mdl": profile.get("title") or profile.get("name", ""),
+            "mdl_id": profile.get("name", ""),
+            "sw": version,
+        },
+        "o": {"name": "massagectl", "sw": version, "url": ORIGIN_URL},
+        # Usable only while both the gateway runs and it has a link to the device; the
+        # payloads online/offline are Home Assistant's defaults, so none are given.
+        "avty": [{"t": topics.gateway_status}, {"t": topics.availability}],
+        "avty_mode": "all",
+        "qos": _QOS,
+    }
 
-    def component(platform: str, key: str, name: str, **options: Any) -> dict[str, Any]:
-        return {
-            "p": platform,
-            "unique_id": f"{ident}_{key}",
-            # An entity id is lower case letters, digits and '_' (Home Assistant slugifies what
-            # it gets); gateway and device ids may hold '-' and capitals, so slug them here and
-            # what we send is the entity id it ends up with.
-            "default_entity_id": f"{platform}.{_entity_slug(f'{ident}_{key}')}",
-            "name": name,
-            **options,
-        }
 
-    cmps: dict[str, dict[str, Any]] = {}
-    if speed_levels > 0:
-        cmps["fan"] = component("fan", "fan", "Motor", **_fan_options(topics, caps))
-    if heat_levels > 0:
-        cmps["heat"] = component(
-            "select",
-            "heat",
-            "Heat",
-            command_topic=topics.set,
-            command_template='{"heat": {{ value | tojson }}}',
-            state_topic=topics.state,
-            value_template="{{ value_json.heat }}",
-            options=list(info["heat_options"]),
-            icon="mdi:heat-wave",
-        )
+def _gateway_components(entities: _Entities, info: dict[str, Any]) -> dict[str, Component]:
+    """What the gateway adds to any device: its programs to run, and a stop."""
+    topics = entities.topics
     programs = [str(p) for p in info.get("programs", ()) if p != NO_PROGRAM]
-    cmps["program"] = component(
+    program = entities.component(
         "select",
         "program",
         "Program",
@@ -109,7 +157,7 @@ def discovery_config(info: dict[str, Any], topics: DeviceTopics) -> dict[str, An
         options=[NO_PROGRAM, *programs],
         icon="mdi:playlist-play",
     )
-    cmps["stop"] = component(
+    stop = entities.component(
         "button",
         "stop",
         "Stop",
@@ -117,77 +165,12 @@ def discovery_config(info: dict[str, Any], topics: DeviceTopics) -> dict[str, An
         payload_press='{"stop": true}',
         icon="mdi:stop-circle",
     )
-    # A heater is watched through its temperature even when the profile does not list a
-    # sensor: the gateway reports whatever the device says, and a null shows as unknown.
-    if caps.get("temperature_sensor") or heat_levels > 0:
-        cmps["temperature"] = component(
-            "sensor",
-            "temperature",
-            "Temperature",
-            state_topic=topics.state,
-            # A null renders as "None", which an MQTT sensor takes as unknown.
-            value_template="{{ value_json.temperature_c }}",
-            device_class="temperature",
-            unit_of_measurement="°C",
-            state_class="measurement",
-        )
-    if caps.get("battery_powered"):
-        cmps["battery"] = component(
-            "sensor",
-            "battery",
-            "Battery",
-            state_topic=topics.state,
-            value_template="{{ value_json.battery }}",
-            device_class="battery",
-            unit_of_measurement="%",
-            state_class="measurement",
-        )
-    cmps["time_left"] = component(
-        "sensor",
-        "time_left",
-        "Time left",
-        state_topic=topics.state,
-        value_template="{{ value_json.time_left_s }}",
-        device_class="duration",
-        unit_of_measurement="s",
-    )
-    cmps["connected"] = component(
-        "binary_sensor",
-        "connected",
-        "Connected",
-        state_topic=topics.availability,
-        payload_on=ONLINE,
-        payload_off=OFFLINE,
-        device_class="connectivity",
-        entity_category="diagnostic",
-        # A component's own availability replaces the device-wide one (Home Assistant merges
-        # shared options only where the component has none). Only the gateway's status here:
-        # with the device's availability too, a lost link would make this "unavailable"
-        # instead of "off", hiding the very thing it reports.
-        avty=[{"t": topics.gateway_status}],
-    )
-
-    return {
-        "dev": {
-            "ids": [ident],
-            "name": info["name"],
-            "mf": "massagectl",
-            "mdl": profile.get("title") or profile.get("name", ""),
-            "mdl_id": profile.get("name", ""),
-            "sw": version,
-        },
-        "o": {"name": "massagectl", "sw": version, "url": ORIGIN_URL},
-        "cmps": cmps,
-        # Usable only while both the gateway runs and it has a link to the device; the
-        # payloads online/offline are Home Assistant's defaults, so none are given.
-        "avty": [{"t": topics.gateway_status}, {"t": topics.availability}],
-        "avty_mode": "all",
-        "qos": _QOS,
-    }
+    return {"program": program, "stop": stop}
 
 
-def _fan_options(topics: DeviceTopics, caps: dict[str, Any]) -> dict[str, Any]:
-    """The motor as a fan: on/off, speed as a percentage, the device's programs as presets."""
+def _fan(entities: _Entities, feature: Feature) -> dict[str, Component]:
+    """The motor as a fan: on/off, and the speed as a level of 1..levels."""
+    topics = entities.topics
     options: dict[str, Any] = {
         "command_topic": topics.set,
         "command_template": '{"power": "{{ value }}"}',
@@ -196,27 +179,107 @@ def _fan_options(topics: DeviceTopics, caps: dict[str, Any]) -> dict[str, Any]:
         # Home Assistant maps its percentage onto 1..levels itself (and sends 0 for off), so
         # the command carries a level the device has, not a percentage to round again.
         "percentage_command_topic": topics.set,
-        "percentage_command_template": '{"speed_level": {{ value }}}',
+        "percentage_command_template": f'{{"{feature.setting}": {{{{ value }}}}}}',
         "percentage_state_topic": topics.state,
-        "percentage_value_template": "{{ value_json.speed_level }}",
+        "percentage_value_template": f"{{{{ value_json.{feature.id} }}}}",
         "speed_range_min": 1,
-        "speed_range_max": int(caps["speed_levels"]),
+        "speed_range_max": feature.maximum,
     }
-    names = [str(n) for n in caps.get("program_names", ())]
-    if names:
-        options |= {
-            "preset_modes": names,
-            "preset_mode_command_topic": topics.set,
-            "preset_mode_command_template": '{"device_program": {{ value | tojson }}}',
-            "preset_mode_state_topic": topics.state,
-            # No program runs: give Home Assistant's preset reset payload ("None") outright
-            # rather than rely on how a null happens to render.
-            "preset_mode_value_template": (
-                "{{ value_json.device_program if value_json.device_program is not none"
-                ' else "None" }}'
-            ),
-        }
-    return options
+    return {"fan": entities.component("fan", "fan", "Motor", **options)}
+
+
+def _preset_options(topics: DeviceTopics) -> dict[str, Any]:
+    """The device's own programs as the fan's presets."""
+    return {
+        "preset_mode_command_topic": topics.set,
+        "preset_mode_command_template": '{"device_program": {{ value | tojson }}}',
+        "preset_mode_state_topic": topics.state,
+        # No program runs: give Home Assistant's preset reset payload ("None") outright
+        # rather than rely on how a null happens to render.
+        "preset_mode_value_template": (
+            '{{ value_json.device_program if value_json.device_program is not none else "None" }}'
+        ),
+    }
+
+
+def _heat(entities: _Entities, feature: Feature) -> dict[str, Component]:
+    """The heater as a select of its options (names, or level numbers)."""
+    state, command = entities.topics.state, entities.topics.set
+    options = {
+        "command_topic": command,
+        "command_template": f'{{"{feature.setting}": {{{{ value | tojson }}}}}}',
+        "state_topic": state,
+        "value_template": f"{{{{ value_json.{feature.id} }}}}",
+        "options": list(feature.options),
+        "icon": "mdi:heat-wave",
+    }
+    return {"heat": entities.component("select", "heat", "Heat", **options)}
+
+
+def _presets(_entities: _Entities, _feature: Feature) -> dict[str, Component]:
+    """The device's programs are no entity of their own: the fan carries them as presets."""
+    return {}
+
+
+def _temperature(entities: _Entities, feature: Feature) -> dict[str, Component]:
+    """The temperature in °C (unknown until the device says)."""
+    return {
+        "temperature": entities.sensor(
+            "temperature",
+            feature,
+            "Temperature",
+            device_class="temperature",
+            state_class="measurement",
+        )
+    }
+
+
+def _battery(entities: _Entities, feature: Feature) -> dict[str, Component]:
+    """The battery's charge in %."""
+    return {
+        "battery": entities.sensor(
+            "battery", feature, "Battery", device_class="battery", state_class="measurement"
+        )
+    }
+
+
+def _time_left(entities: _Entities, feature: Feature) -> dict[str, Component]:
+    """Seconds left of a run, or of the device's own program."""
+    return {
+        "time_left": entities.sensor("time_left", feature, "Time left", device_class="duration")
+    }
+
+
+def _connected(entities: _Entities, feature: Feature) -> dict[str, Component]:
+    """Whether the gateway holds a link to the device (off, not unavailable, when it has not)."""
+    topics = entities.topics
+    connected = entities.component(
+        "binary_sensor",
+        "connected",
+        "Connected",
+        state_topic=topics.availability,
+        payload_on=ONLINE,
+        payload_off=OFFLINE,
+        device_class="connectivity",
+        entity_category=feature.category.value,
+        # A component's own availability replaces the device-wide one (Home Assistant merges
+        # shared options only where the component has none). Only the gateway's status here:
+        # with the device's availability too, a lost link would make this "unavailable"
+        # instead of "off", hiding the very thing it reports.
+        avty=[{"t": topics.gateway_status}],
+    )
+    return {"connected": connected}
+
+
+_BUILDERS: Final[dict[FeatureKind, Callable[[_Entities, Feature], dict[str, Component]]]] = {
+    FeatureKind.SPEED: _fan,
+    FeatureKind.HEAT: _heat,
+    FeatureKind.DEVICE_PROGRAM: _presets,
+    FeatureKind.TEMPERATURE: _temperature,
+    FeatureKind.BATTERY: _battery,
+    FeatureKind.TIME_LEFT: _time_left,
+    FeatureKind.CONNECTED: _connected,
+}
 
 
 def _entity_slug(text: str) -> str:

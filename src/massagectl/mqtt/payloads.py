@@ -9,8 +9,9 @@ import json
 import time
 from typing import Any, Final
 
+from .. import capabilities
+from ..capabilities import BATTERY, CONNECTED, TEMPERATURE, TIME_LEFT, device_features, heat_label
 from ..device_types import DeviceInfo, DeviceState
-from ..mapping import HEAT_NAMES, heat_name_to_level
 from ..profiles import Profile
 
 #: Version of these payloads, in ``info``: a client can tell a gateway it does not understand.
@@ -18,28 +19,8 @@ SCHEMA_VERSION: Final = 1
 
 
 def heat_options(levels: int) -> list[str]:
-    """What a person can pick for heat: names for up to three levels, else level numbers."""
-    if levels <= 0:
-        return ["off"]
-    if levels > 3:
-        return ["off", *(str(n) for n in range(1, levels + 1))]
-    by_level: dict[int, str] = {}
-    for name in HEAT_NAMES:
-        # The top level is always "high"; otherwise the first name that reaches a level.
-        level = heat_name_to_level(name, levels)
-        if name == "high" or level not in by_level:
-            by_level[level] = name
-    return [by_level[level] for level in sorted(by_level)]
-
-
-def heat_label(level: int, levels: int) -> str:
-    """The option of :func:`heat_options` that stands for ``level``."""
-    if levels > 3:
-        return "off" if level == 0 else str(level)
-    for name in heat_options(levels):
-        if heat_name_to_level(name, levels) == level:
-            return name
-    return str(level)
+    """What a person can pick for heat, as the ``info`` document lists it."""
+    return list(capabilities.heat_options(levels))
 
 
 def heat_value(option: str | int) -> str | int:
@@ -60,27 +41,37 @@ def state_payload(
     *,
     run: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The retained ``state`` document."""
+    """The retained ``state`` document.
+
+    Every key is always there (Home Assistant's templates read them whatever the device has);
+    the values of the device's features come from its features, the rest is derived for
+    clients that want levels and ranges.
+    """
     speed_levels = info.speed_levels if info else 0
     heat_levels = info.heat_levels if info else 0
-    program_name = info.program_name(state.program) if info and state.program else None
+    features = device_features(info) if info else (TIME_LEFT, CONNECTED)
+    values = {f.id: f.read(state) for f in features}
     # Time left of a massagectl program, else of the device's own program (not its auto-off).
     time_left = run["remaining_s"] if run else state.remaining_s if state.program else 0
     return {
-        "connected": state.connected,
+        "connected": values[CONNECTED.id],
         # The fan's on/off: the motor (or a device program driving it), not the heater.
         "power": "ON" if state.speed > 0 or state.program > 0 else "OFF",
         "speed": percent(state.speed, speed_levels),
-        "speed_level": state.speed,
+        "speed_level": values.get("speed_level", state.speed),
         "speed_levels": speed_levels,
-        "heat": heat_label(state.heat, heat_levels),
+        "heat": values["heat"] if "heat" in values else heat_label(state.heat, heat_levels),
         "heat_level": state.heat,
         "heat_levels": heat_levels,
-        "device_program": program_name,
+        "device_program": (
+            values["device_program"] if "device_program" in values else _program_name(state, info)
+        ),
         "device_program_number": state.program,
         "device_remaining_s": state.remaining_s,
-        "temperature_c": state.temperature_c,
-        "battery": state.battery,
+        # What a device says beyond its features is passed on as it said it (a lying device's
+        # report is the fault's evidence), not hidden.
+        "temperature_c": values.get(TEMPERATURE.id, state.temperature_c),
+        "battery": values.get(BATTERY.id, state.battery),
         "faults": list(state.faults),
         "run": run,
         "program": run["program"] if run else "none",
@@ -134,9 +125,16 @@ def info_from_payload(doc: dict[str, Any]) -> tuple[Profile, DeviceInfo]:
         raise ValueError(
             f"payload schema {doc.get('schema')!r}, this version reads {SCHEMA_VERSION}"
         )
-    caps = dict(doc["capabilities"])
-    caps["program_names"] = tuple(caps.get("program_names", ()))
-    return Profile.model_validate(doc["profile"]), DeviceInfo(**caps)
+    return Profile.model_validate(doc["profile"]), info_from_capabilities(doc["capabilities"])
+
+
+def info_from_capabilities(caps: dict[str, Any]) -> DeviceInfo:
+    """The :class:`DeviceInfo` that an ``info`` document's ``capabilities`` hold."""
+    fields = dict(caps)
+    # JSON has lists where the dataclass holds tuples.
+    fields["program_names"] = tuple(fields.get("program_names", ()))
+    fields["speed_values"] = tuple(fields.get("speed_values", ()))
+    return DeviceInfo(**fields)
 
 
 def event_payload(kind: str, message: str = "", **extra: Any) -> dict[str, Any]:
@@ -178,6 +176,10 @@ def dumps(doc: dict[str, Any]) -> bytes:
         return text.encode()
     except UnicodeEncodeError:
         return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _program_name(state: DeviceState, info: DeviceInfo | None) -> str | None:
+    return info.program_name(state.program) if info and state.program else None
 
 
 def _number_or_none(value: Any) -> float | None:
