@@ -286,11 +286,11 @@ async def test_the_protocols_own_service_pairs_are_found_when_the_profiles_are_a
 ) -> None:
     # A Lovense toy of another generation offers the Nordic UART service instead of the one
     # the profile names; the codec knows that service's TX/RX pair.
-    from massagectl.protocols import lovense
+    from massagectl.protocols import lovense, lovense_ble
 
     domi = get_profile("lovense-domi")
     nus_ble = domi.ble.model_copy(
-        update={"service_uuids": [lovense.NUS_SERVICE], "write_char": None, "notify_char": None}
+        update={"service_uuids": [lovense_ble.NUS_SERVICE], "write_char": None, "notify_char": None}
     )
     async with SimulatedDevice(domi.model_copy(update={"ble": nus_ble})) as device:
         peripheral = radio.add(device)

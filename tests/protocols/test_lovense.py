@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from massagectl.profiles import get_profile
 from massagectl.protocols import lovense as lv
+from massagectl.protocols import lovense_ble
 
 
 @pytest.mark.parametrize(
@@ -157,19 +158,19 @@ def test_host_gives_up_on_an_overdue_answer_when_told() -> None:
 
 
 def test_service_generations_give_their_tx_and_rx() -> None:
-    assert lv.characteristics_for("0000fff0-0000-1000-8000-00805f9b34fb") == (
+    assert lovense_ble.characteristics_for("0000fff0-0000-1000-8000-00805f9b34fb") == (
         "0000fff2-0000-1000-8000-00805f9b34fb",
         "0000fff1-0000-1000-8000-00805f9b34fb",
     )
-    assert lv.characteristics_for("6e400001-b5a3-f393-e0a9-e50e24dcca9e") == (
+    assert lovense_ble.characteristics_for("6e400001-b5a3-f393-e0a9-e50e24dcca9e") == (
         "6e400002-b5a3-f393-e0a9-e50e24dcca9e",
         "6e400003-b5a3-f393-e0a9-e50e24dcca9e",
     )
-    assert lv.characteristics_for("5A300001-0024-4BD4-BBD5-A6920E4C5653") == (
+    assert lovense_ble.characteristics_for("5A300001-0024-4BD4-BBD5-A6920E4C5653") == (
         "5a300002-0024-4bd4-bbd5-a6920e4c5653",
         "5a300003-0024-4bd4-bbd5-a6920e4c5653",
     )
-    assert lv.characteristics_for("40300001-0023-4bd4-bbd5-a6920e4c5653") == (
+    assert lovense_ble.characteristics_for("40300001-0023-4bd4-bbd5-a6920e4c5653") == (
         "40300002-0023-4bd4-bbd5-a6920e4c5653",
         "40300003-0023-4bd4-bbd5-a6920e4c5653",
     )
@@ -187,15 +188,15 @@ def test_service_generations_give_their_tx_and_rx() -> None:
     ],
 )
 def test_other_uuids_are_not_lovense_services(uuid: str) -> None:
-    assert not lv.is_lovense_service(uuid)
-    assert lv.characteristics_for(uuid) is None
+    assert not lovense_ble.is_lovense_service(uuid)
+    assert lovense_ble.characteristics_for(uuid) is None
 
 
 def test_every_variant_of_the_third_generation_pattern_is_a_service() -> None:
     # X in {4, 5} x Y in 0..f x Z in {3, 4}: 64 (the source's "32 variants" miscounts).
-    assert len(set(lv.THIRD_GEN_SERVICES)) == 2 * 16 * 2
-    assert len(set(lv.SERVICE_UUIDS)) == 2 + 64
-    assert all(lv.is_lovense_service(u) for u in lv.SERVICE_UUIDS)
+    assert len(set(lovense_ble.THIRD_GEN_SERVICES)) == 2 * 16 * 2
+    assert len(set(lovense_ble.SERVICE_UUIDS)) == 2 + 64
+    assert all(lovense_ble.is_lovense_service(u) for u in lovense_ble.SERVICE_UUIDS)
 
 
 def test_domi_profile_matches_the_codec() -> None:
@@ -203,9 +204,12 @@ def test_domi_profile_matches_the_codec() -> None:
     assert p.protocol == "lovense"
     assert p.model_code == "W"
     assert p.ble.name_prefixes == ["LVS-"]
-    assert sorted(p.ble.service_uuids) == sorted(lv.SERVICE_UUIDS)
+    assert sorted(p.ble.service_uuids) == sorted(lovense_ble.SERVICE_UUIDS)
     # The simulated Domi's service comes first, and its characteristics are the profile's.
-    assert lv.characteristics_for(p.ble.service_uuids[0]) == (p.ble.write_char, p.ble.notify_char)
+    assert lovense_ble.characteristics_for(p.ble.service_uuids[0]) == (
+        p.ble.write_char,
+        p.ble.notify_char,
+    )
     assert p.speed_levels == lv.MAX_LEVEL
     assert p.link.min_write_gap_s == pytest.approx(0.075)
     assert p.link.keepalive_s is None

@@ -242,36 +242,20 @@ class Timeline:
             return
         edges: list[float] = []
         if isinstance(step.pattern, Pulse):
-            cycle = step.pattern.on + step.pattern.off
-            k = math.floor((begin - segment.start) / cycle)
-            while True:
-                on_at = segment.start + k * cycle
-                for edge in (on_at, on_at + step.pattern.on):
-                    if begin < edge < segment.end:
-                        edges.append(edge)
-                if on_at >= segment.end:
-                    break
-                k += 1
+            edges.extend(_pulse_edges(segment, step.pattern, begin))
         sampled_until = segment.start  # nothing continuous
         if isinstance(step.pattern, Wave):
             sampled_until = segment.end
             # Crests and troughs too: samples on a fixed grid could straddle the crest and
             # never send the wave's top level.
-            half = step.pattern.period / 2
-            k = math.floor((begin - segment.start) / half) + 1
-            while (t := segment.start + k * half) < segment.end:
-                edges.append(t)
-                k += 1
+            edges.extend(_grid(segment.start, step.pattern.period / 2, begin, segment.end))
         elif step.ramp > 0:
             sampled_until = segment.start + step.ramp + sample_s
         if fade is not None:
             # One sample past the end, as for a ramp: the fade's full value must be reached.
             sampled_until = max(sampled_until, fade.start + fade.duration + sample_s)
         if sampled_until > begin:
-            k = math.floor((begin - segment.start) / sample_s) + 1
-            while (t := segment.start + k * sample_s) < min(sampled_until, segment.end):
-                edges.append(t)
-                k += 1
+            edges.extend(_grid(segment.start, sample_s, begin, min(sampled_until, segment.end)))
         yield from sorted(set(edges))
 
     def _raw(
@@ -331,3 +315,26 @@ def _pulse_is_on(pulse: Pulse, offset: float) -> bool:
 
 def _clamp(value: float, low: float, high: float) -> float:
     return min(high, max(low, value))
+
+
+def _pulse_edges(segment: Segment, pulse: Pulse, begin: float) -> Iterator[float]:
+    """The pulse's on and off edges after ``begin``, within the segment."""
+    cycle = pulse.on + pulse.off
+    k = math.floor((begin - segment.start) / cycle)
+    while True:
+        on_at = segment.start + k * cycle
+        for edge in (on_at, on_at + pulse.on):
+            if begin < edge < segment.end:
+                yield edge
+        if on_at >= segment.end:
+            return
+        k += 1
+
+
+def _grid(origin: float, spacing: float, begin: float, until: float) -> Iterator[float]:
+    """``origin + k * spacing`` after ``begin`` and before ``until`` (the grid counted from the
+    segment's start, so that a seek lands on the same samples as a run from the start)."""
+    k = math.floor((begin - origin) / spacing) + 1
+    while (t := origin + k * spacing) < until:
+        yield t
+        k += 1

@@ -10,6 +10,7 @@ or something else went wrong, in one line that names the device.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from bleak.exc import (
     BleakBluetoothNotAvailableError,
@@ -105,7 +106,6 @@ def not_found_message(target: str | None, scanned_s: float | None) -> str:
 def error_kind(exc: BaseException) -> str:
     """One of ``no-adapter``, ``powered-off``, ``permission``, ``not-found``, ``timeout``,
     ``other``: what a person must do about ``exc``."""
-    text = str(exc).lower()
     if isinstance(exc, BleakBluetoothNotAvailableError):
         return _not_available_kind(exc.reason)
     if isinstance(exc, PermissionError):
@@ -113,28 +113,42 @@ def error_kind(exc: BaseException) -> str:
     if isinstance(exc, FileNotFoundError | ConnectionRefusedError):
         # The system bus socket is missing or nobody listens on it: no D-Bus, so no BlueZ.
         return "no-adapter"
-    if isinstance(exc, BleakDBusError):
-        if exc.dbus_error in _PERMISSION_DBUS:
-            return "permission"
-        if exc.dbus_error in _NO_ADAPTER_DBUS:
-            return "no-adapter"
-        if exc.dbus_error in _POWERED_OFF_DBUS:
-            return "powered-off"
-    dbus_name = getattr(exc, "type", None)  # dbus_fast.DBusError, when it leaks through bleak
-    if isinstance(dbus_name, str):
-        if dbus_name in _PERMISSION_DBUS:
-            return "permission"
-        if dbus_name in _NO_ADAPTER_DBUS:
-            return "no-adapter"
+    kind = _dbus_kind(exc)
+    if kind is not None:
+        return kind
     if isinstance(exc, BleakDeviceNotFoundError) or type(exc).__name__ == "BleakNotFoundError":
         return "not-found"
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return "timeout"
     if isinstance(exc, BleakError | OSError):
-        if any(word in text for word in _PERMISSION_WORDS):
-            return "permission"
-        if any(word in text for word in _NO_ADAPTER_WORDS):
-            return "no-adapter"
+        return _kind_from_words(str(exc).lower())
+    return "other"
+
+
+def _dbus_kind(exc: BaseException) -> str | None:
+    """What a D-Bus error name says, from bleak's own error or from dbus_fast's leaking through."""
+    if isinstance(exc, BleakDBusError):
+        kinds = {**_by_name(_POWERED_OFF_DBUS, "powered-off")}
+        name: object = exc.dbus_error
+    else:
+        kinds = {}
+        name = getattr(exc, "type", None)  # dbus_fast.DBusError, when it leaks through bleak
+    if not isinstance(name, str):
+        return None
+    kinds.update(_by_name(_NO_ADAPTER_DBUS, "no-adapter"))
+    kinds.update(_by_name(_PERMISSION_DBUS, "permission"))
+    return kinds.get(name)
+
+
+def _by_name(names: Iterable[str], kind: str) -> dict[str, str]:
+    return dict.fromkeys(names, kind)
+
+
+def _kind_from_words(text: str) -> str:
+    if any(word in text for word in _PERMISSION_WORDS):
+        return "permission"
+    if any(word in text for word in _NO_ADAPTER_WORDS):
+        return "no-adapter"
     return "other"
 
 
