@@ -63,23 +63,43 @@ class Transport(ABC):
         """
         if not self.is_lost:
             return
+        await self._before_reconnect()
         tries = attempts if attempts is not None else self.reconnect_attempts
         delay, last = self.backoff_initial_s, None
         for attempt in range(1, tries + 1):
+            _log.info(
+                "%s: reconnecting in %g s (try %d of %d)", self.description, delay, attempt, tries
+            )
             await self.clock.sleep_until(self.clock.now() + delay)
             delay = min(delay * 2, self.backoff_max_s)
-            self._restart()
+            self._check_still_wanted()
             try:
-                await self.open()
+                await self._reopen()
             except LinkError as exc:
                 last = exc
-                self._mark_lost(str(exc))
                 _log.info("%s: reconnect try %d failed: %s", self.description, attempt, exc)
                 continue
             _log.info("%s: reconnected", self.description)
             return
         reason = str(last).removeprefix(f"{self.description}: ") if last else "no tries made"
         raise LinkError(f"{self.description}: could not reconnect after {tries} tries: {reason}")
+
+    async def _before_reconnect(self) -> None:
+        """What a transport must let go of before it tries again (nothing, here)."""
+        return None
+
+    def _check_still_wanted(self) -> None:
+        """Raise :class:`LinkError` if the link was closed while waiting to try again."""
+        return None
+
+    async def _reopen(self) -> None:
+        """One try at opening the link again; a failed one leaves it marked lost."""
+        self._restart()
+        try:
+            await self.open()
+        except LinkError as exc:
+            self._mark_lost(str(exc))
+            raise
 
     def _restart(self) -> None:
         # A loss ends the chunk stream for good; a new link starts a new one.

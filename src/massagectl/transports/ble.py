@@ -223,30 +223,18 @@ class BleTransport(Transport):
         """
         if self._closing:
             raise LinkError(f"{self.description}: closed; open a new link instead")
-        if not self.is_lost:
-            return
+        await super().reconnect(attempts=attempts)
+
+    async def _before_reconnect(self) -> None:
         await self._discard()
-        tries = attempts if attempts is not None else self.reconnect_attempts
-        delay = self.backoff_initial_s
-        last: LinkError | None = None
-        for attempt in range(1, tries + 1):
-            _log.info(
-                "%s: reconnecting in %g s (try %d of %d)", self.description, delay, attempt, tries
-            )
-            await self.clock.sleep_until(self.clock.now() + delay)
-            delay = min(delay * 2, self.backoff_max_s)
-            if self._closing:
-                raise LinkError(f"{self.description}: closed while reconnecting")
-            try:
-                await self._connect()
-            except LinkError as exc:
-                last = exc
-                _log.info("%s: reconnect try %d failed: %s", self.description, attempt, exc)
-                continue
-            _log.info("%s: reconnected", self.description)
-            return
-        reason = str(last).removeprefix(f"{self.description}: ") if last else "no tries made"
-        raise LinkError(f"{self.description}: could not reconnect after {tries} tries: {reason}")
+
+    def _check_still_wanted(self) -> None:
+        if self._closing:
+            raise LinkError(f"{self.description}: closed while reconnecting")
+
+    async def _reopen(self) -> None:
+        # The stream starts anew inside _connect, before notifications are on (see there).
+        await self._connect()
 
     # --- connecting ----------------------------------------------------------------------
 
