@@ -13,7 +13,7 @@ terminal lines or MQTT messages.
 
 A new surface needs nothing else. A log of step starts, for instance::
 
-    async with ProgramRun(get_program("relax"), ["sim:generic-wand"]) as run:
+    async with ProgramRun(get_program("quick-relief"), ["sim:omp-wand-heat"]) as run:
         run.subscribe(lambda e: print(e.segment.label) if isinstance(e, StepStarted) else None)
         outcome = await run.run()
 """
