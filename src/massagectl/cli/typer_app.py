@@ -164,7 +164,7 @@ def sim(
         ),
     ] = None,
 ) -> None:
-    from .commands import sim_command
+    from .sim_command import sim_command
 
     if pty == (tcp is not None):
         runner.fail("sim: give exactly one of --pty or --tcp HOST:PORT")
