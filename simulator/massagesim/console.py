@@ -10,6 +10,7 @@ import asyncio
 import sys
 
 from massagectl.address import parse_host_port
+from massagectl.plugins import SimServeRequest
 from massagectl.profiles import get_profile
 from massagectl.protocols.omp import fault_names
 
@@ -19,22 +20,15 @@ from .serve import serve_pty, serve_tcp
 from .timeline import CommandRecord, StateSnapshot
 
 
-async def serve_command(
-    profile: str,
-    *,
-    pty: bool,
-    tcp: str | None,
-    quiet: bool,
-    commands: bool = False,
-    faults: list[str] | None = None,
-) -> None:
-    """Serve a device of ``profile`` until cancelled. ``faults`` (``--fault``) are injected at
-    their times; each is told on stderr as it goes in."""
-    prof = get_profile(profile)
+async def serve_command(request: SimServeRequest) -> None:
+    """Serve a device as ``request`` says until cancelled. Its faults (``--fault``) are injected
+    at their times; each is told on stderr as it goes in."""
+    prof = get_profile(request.profile)
+    tcp = request.tcp
     host, port = (
         parse_host_port(tcp, what="--tcp", allow_any_port=True) if tcp is not None else ("", 0)
     )
-    plan = [parse_fault(text) for text in faults or []]
+    plan = [parse_fault(text) for text in request.faults]
     async with SimulatedDevice(prof) as device:
         origin = device.clock.now()
         for spec in plan:
@@ -43,14 +37,14 @@ async def serve_command(
         def show_fault(spec: FaultSpec, t: float) -> None:
             print(f"massagesim: fault {spec.text} injected at t={t - origin:.3f}", file=sys.stderr)
 
-        if not quiet:
+        if not request.quiet:
             device.on_change(lambda s: print(_state_line(s, origin), flush=True))
-            if commands:
+            if request.commands:
                 device.timeline.on_command(lambda c: print(_command_line(c, origin), flush=True))
         # Kept referenced for as long as the device is served (a task nobody holds may vanish).
         injector = asyncio.create_task(device.faults.play(plan, show_fault)) if plan else None
         try:
-            if pty:
+            if request.pty:
                 async with serve_pty(device) as path:
                     print(path, flush=True)
                     await asyncio.Event().wait()

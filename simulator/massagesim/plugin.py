@@ -10,9 +10,7 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Final
 
-from massagectl.address import DeviceAddress
-from massagectl.clock import Clock
-from massagectl.profiles import Profile
+from massagectl.plugins import SimDeviceRequest, SimServeRequest
 from massagectl.transports.base import Transport
 from massagectl.transports.inprocess import InProcessTransport
 
@@ -26,18 +24,12 @@ if TYPE_CHECKING:
 class SimulatorPlugin:
     """Simulated devices for massagectl: in process, over a simulated BLE radio, or served."""
 
-    async def open_device(
-        self,
-        addr: DeviceAddress,
-        profile: Profile,
-        via: str,
-        clock: Clock | None,
-        stack: AsyncExitStack,
-    ) -> Transport:
+    async def open_device(self, request: SimDeviceRequest, stack: AsyncExitStack) -> Transport:
         """A new simulated device, reached in process or (``via="ble"``) over a radio of its
         own and bleak's real client code, as a BLE device is met."""
-        device = await stack.enter_async_context(SimulatedDevice(profile, clock))
-        if via == "ble":
+        addr, clock = request.addr, request.clock
+        device = await stack.enter_async_context(SimulatedDevice(request.profile, clock))
+        if request.via == "ble":
             # Imported here: it pulls in bleak, which the in-process simulator does not need.
             from .ble import SimBleRadio, SimBleTransport
 
@@ -51,22 +43,11 @@ class SimulatorPlugin:
 
         return default_radio().backend()
 
-    async def serve(
-        self,
-        profile: str,
-        *,
-        pty: bool,
-        tcp: str | None,
-        quiet: bool,
-        commands: bool,
-        faults: list[str],
-    ) -> None:
+    async def serve(self, request: SimServeRequest) -> None:
         """``massagectl sim``: see :func:`massagesim.console.serve_command`."""
         from .console import serve_command
 
-        await serve_command(
-            profile, pty=pty, tcp=tcp, quiet=quiet, commands=commands, faults=faults
-        )
+        await serve_command(request)
 
 
 #: The entry point's object.

@@ -9,7 +9,7 @@ from .address import DeviceAddress, parse_address
 from .clock import Clock, MonotonicClock
 from .device import Massager
 from .errors import ProfileError, UsageError
-from .plugins import simulator
+from .plugins import SimDeviceRequest, simulator
 from .profiles import Profile, get_profile
 from .safety.memory import SafetyMemory
 from .safety.store import remembered
@@ -85,7 +85,8 @@ async def _transport_for(
                 f"{addr}: profile {profile.name!r} stands for any device of its protocol; "
                 "name a concrete model to simulate (see `massagectl devices`)"
             )
-        return await sim.open_device(addr, profile, _sim_via(addr, profile), clock, stack)
+        request = SimDeviceRequest(addr, profile, _sim_via(addr, profile), clock)
+        return await sim.open_device(request, stack)
     if addr.scheme == "ble":
         from .transports.ble import BleTransport, backend_from_env
 

@@ -10,6 +10,7 @@ give a one-line error saying the simulator is not installed, and everything else
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Final, Protocol, cast
@@ -35,36 +36,45 @@ class PluginMissing(UsageError):
     """A feature needs a plug-in that is not installed (or does not import)."""
 
 
+@dataclass(frozen=True, slots=True)
+class SimDeviceRequest:
+    """A simulated device to start for a ``sim:`` address, and how to reach it."""
+
+    addr: DeviceAddress
+    profile: Profile
+    #: ``"ble"``: over a simulated radio and bleak's real client; anything else: in process.
+    via: str
+    clock: Clock | None
+
+
+@dataclass(frozen=True, slots=True)
+class SimServeRequest:
+    """What ``massagectl sim`` was asked: the profile, where to serve it, what to print."""
+
+    profile: str
+    #: On a new pseudo-terminal, else on ``tcp`` (HOST:PORT).
+    pty: bool
+    tcp: str | None
+    #: Print only the address.
+    quiet: bool
+    #: Also print every command the device receives.
+    commands: bool = False
+    #: ``--fault`` texts, NAME[=VALUE][@SECONDS].
+    faults: tuple[str, ...] = ()
+
+
 class Simulator(Protocol):
     """What the simulator plug-in offers the product."""
 
-    async def open_device(
-        self,
-        addr: DeviceAddress,
-        profile: Profile,
-        via: str,
-        clock: Clock | None,
-        stack: AsyncExitStack,
-    ) -> Transport:
-        """Start a simulated device for ``profile`` (its life tied to ``stack``) and return an
-        unopened transport to it: over a simulated BLE radio when ``via`` is ``"ble"``, else in
-        process."""
+    async def open_device(self, request: SimDeviceRequest, stack: AsyncExitStack) -> Transport:
+        """Start the device (its life tied to ``stack``); return an unopened transport to it."""
         ...
 
     def ble_backend(self) -> BleBackend:
         """The bleak backend of the process-wide simulated radio."""
         ...
 
-    async def serve(
-        self,
-        profile: str,
-        *,
-        pty: bool,
-        tcp: str | None,
-        quiet: bool,
-        commands: bool,
-        faults: list[str],
-    ) -> None:
+    async def serve(self, request: SimServeRequest) -> None:
         """``massagectl sim``: serve a simulated device until cancelled."""
         ...
 

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from ..plugins import simulator
+from ..plugins import SimServeRequest, simulator
 
 
-async def sim_command(
-    profile: str,
-    *,
-    pty: bool,
-    tcp: str | None,
-    quiet: bool,
-    commands: bool = False,
-    faults: list[str] | None = None,
-) -> None:
-    """Serve a simulated ``profile`` on a pty or ``tcp``: the address on the first line, then one
-    line per state change (and per command received, with ``commands``)."""
-    await simulator("sim").serve(
-        profile, pty=pty, tcp=tcp, quiet=quiet, commands=commands, faults=faults or []
-    )
+async def sim_command(request: SimServeRequest) -> None:
+    """Serve a simulated device as asked: the address on the first line, then one line per
+    state change (and per command received, with ``commands``)."""
+    await simulator("sim").serve(request)
