@@ -16,13 +16,15 @@ Three separate things, in the manner of pyatv's fake devices:
 from __future__ import annotations
 
 from .device import SimLink, SimulatedDevice
-from .faults import FAULTS, FaultInjector, FaultSpec, LinkFaults, parse_fault
+from .fault_injection import FaultInjector
+from .fault_specs import FAULTS, FaultSpec, parse_fault
 from .firmware import OmpFirmware
 from .firmware_base import BaseFirmware, simulatable_profile
 from .firmware_lovense import LovenseFirmware
 from .firmware_registry import FIRMWARES, make_firmware
 from .firmware_rongtai import RongTaiFirmware
 from .firmware_theragun import TheragunFirmware
+from .link_faults import LinkFaults
 from .serve import serve_pty, serve_tcp
 from .state import DeviceState
 from .thermal import ThermalModel

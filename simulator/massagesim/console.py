@@ -15,7 +15,7 @@ from massagectl.profiles import get_profile
 from massagectl.protocols.omp import fault_names
 
 from .device import SimulatedDevice
-from .faults import FaultSpec, parse_fault
+from .fault_specs import FaultSpec, parse_fault
 from .serve import serve_pty, serve_tcp
 from .timeline import CommandRecord, StateSnapshot
 
