@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Protocol
 
 from massagectl.errors import ProfileError
 from massagectl.profiles import BuiltinProgram, Profile, all_profiles, get_profile
@@ -60,6 +60,14 @@ CLEARED_BY_COMMAND: Final = Fault.WATCHDOG_STOP | Fault.AUTO_OFF
 _MAX_EVENTS_AT_ONE_TIME: Final = 10_000
 
 _Event = tuple[float, int, str, Callable[[], None]]
+
+
+class Decoder(Protocol):
+    """A protocol's sans-I/O decoder of what the host sends: bytes in, whole messages out."""
+
+    def feed(self, data: bytes) -> Sequence[object]:
+        """The commands (and broken input) ``data`` completes."""
+        ...
 
 
 def _event_order(event: _Event) -> tuple[float, int]:
@@ -92,6 +100,10 @@ class BaseFirmware:
     protocol: ClassVar[str] = ""
     #: Period of the unsolicited status while :meth:`_status_wanted`; None: no periodic status.
     status_period_s: ClassVar[float | None] = None
+    #: The protocol's decoder (host to device); each link gets a fresh one.
+    decoder: ClassVar[type[Decoder]]
+    #: The decoder's "broken input" types: dropped without an answer (logged for debugging).
+    dropped: ClassVar[tuple[type, ...]] = ()
 
     def __init__(
         self,
@@ -108,6 +120,8 @@ class BaseFirmware:
                 f"device profile {self.profile.name!r} speaks {self.profile.protocol}, "
                 f"not {self.protocol}: {type(self).__name__} cannot simulate it"
             )
+        self._decoder: Decoder = self.decoder()
+        self._setup()
         self.thermal: ThermalModel = (
             thermal if thermal is not None else ThermalModel.from_profile(self.profile)
         )
@@ -139,10 +153,10 @@ class BaseFirmware:
         """The clock time the firmware has been brought up to."""
         return self._t
 
-    # --- the protocol surface -----------------------------------------------------------------
+    def _setup(self) -> None:
+        """The protocol's own state, before the device powers on (the profile is known)."""
 
-    #: The decoder's "broken input" types: dropped without an answer (logged for debugging).
-    dropped: ClassVar[tuple[type, ...]] = ()
+    # --- the protocol surface -----------------------------------------------------------------
 
     def receive(self, data: bytes, now: float) -> bytes:
         """Bytes from the host, received at ``now``; returns the bytes the device sends back:
@@ -158,7 +172,7 @@ class BaseFirmware:
 
     def _decode(self, data: bytes) -> Sequence[object]:
         """Feed the protocol's decoder; the commands (and broken input) it completes."""
-        raise NotImplementedError
+        return self._decoder.feed(data)
 
     def _handle(self, item: Any) -> bytes:
         """Carry out one decoded command; the bytes the device sends in answer."""
@@ -192,6 +206,11 @@ class BaseFirmware:
 
     def new_link(self) -> None:
         """A new host connection: forget any half message from the previous one."""
+        self._decoder = self.decoder()
+        self._on_new_link()
+
+    def _on_new_link(self) -> None:
+        """What else the protocol forgets with a new host connection."""
 
     def link_lost(self, now: float) -> bytes:
         """The host's link dropped by accident at ``now`` (not a host closing it on purpose)."""
