@@ -16,8 +16,8 @@ from massagectl.protocols.omp import fault_names
 
 from .device import SimulatedDevice
 from .fault_specs import FaultSpec, parse_fault
+from .recording import CommandRecord, StateSnapshot
 from .serve import serve_pty, serve_tcp
-from .timeline import CommandRecord, StateSnapshot
 
 
 async def serve_command(request: SimServeRequest) -> None:

@@ -27,9 +27,9 @@ from .fault_injection import FaultInjector
 from .firmware import OmpFirmware
 from .firmware_base import BaseFirmware, simulatable_profile
 from .firmware_registry import make_firmware
-from .state import DeviceState
+from .firmware_state import FirmwareState
+from .recording import Recording, StateSnapshot
 from .thermal import ThermalModel
-from .timeline import StateSnapshot, Timeline
 
 _LOG = logging.getLogger(__name__)
 
@@ -137,8 +137,8 @@ class SimulatedDevice:
     def __init__(self, profile: Profile | str, clock: Clock | None = None) -> None:
         self.profile: Profile = simulatable_profile(profile)
         self.clock: Clock = clock if clock is not None else MonotonicClock()
-        self.state: DeviceState = DeviceState()
-        self.timeline: Timeline = Timeline()
+        self.state: FirmwareState = FirmwareState()
+        self.timeline: Recording = Recording()
         self.thermal: ThermalModel = ThermalModel.from_profile(self.profile)
         self.firmware: BaseFirmware = make_firmware(
             self.profile,

@@ -53,7 +53,7 @@ from .firmware_base import (
     BaseFirmware,
     simulatable_profile,
 )
-from .timeline import CommandRecord
+from .recording import CommandRecord
 
 __all__ = ["OVERHEAT_HYSTERESIS_C", "STATUS_PERIOD_S", "OmpFirmware", "simulatable_profile"]
 

@@ -5,8 +5,8 @@ sends. It never reads a clock; whoever drives it (:class:`massagesim.SimulatedDe
 with explicit times) says what time it is. :class:`BaseFirmware` holds everything that is not
 protocol: the protocol firmwares (:mod:`.firmware` for OMP/1, :mod:`.firmware_theragun`,
 :mod:`.firmware_lovense`, :mod:`.firmware_rongtai`) subclass it and keep the one
-:class:`~massagesim.state.DeviceState` in the same terms, so that a timeline means the same
-thing whatever the protocol: speed is a level in the profile's speed range, heat a level,
+:class:`~massagesim.firmware_state.FirmwareState` in the same terms, so that a recording means
+the same thing whatever the protocol: speed is a level in the profile's speed range, heat a level,
 program the 1-based index of a built-in program (0 = none).
 
 Time is event-driven: on every call the firmware walks forward from where it was to ``now``

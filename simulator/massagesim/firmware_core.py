@@ -14,10 +14,10 @@ from massagectl.errors import ProfileError
 from massagectl.profiles import BuiltinProgram, Profile, all_profiles, get_profile
 from massagectl.protocols.omp import AckCode, Fault
 
+from .firmware_state import FirmwareState
 from .lies import Lies
-from .state import DeviceState
+from .recording import CommandRecord, Recording
 from .thermal import ThermalModel
-from .timeline import CommandRecord, Timeline
 
 _LOG = logging.getLogger(__name__)
 
@@ -79,8 +79,8 @@ class FirmwareCore:
         profile: Profile | str,
         now: float = 0.0,
         *,
-        state: DeviceState | None = None,
-        timeline: Timeline | None = None,
+        state: FirmwareState | None = None,
+        timeline: Recording | None = None,
         thermal: ThermalModel | None = None,
     ) -> None:
         self.profile: Profile = simulatable_profile(profile)
@@ -94,8 +94,8 @@ class FirmwareCore:
         self.thermal: ThermalModel = (
             thermal if thermal is not None else ThermalModel.from_profile(self.profile)
         )
-        self.state: DeviceState = state if state is not None else DeviceState()
-        self.timeline: Timeline = timeline if timeline is not None else Timeline()
+        self.state: FirmwareState = state if state is not None else FirmwareState()
+        self.timeline: Recording = timeline if timeline is not None else Recording()
         self._t = float(now)
         self._out: list[bytes] = []
         self._last_status_at: float | None = None

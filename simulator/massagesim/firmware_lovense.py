@@ -30,7 +30,7 @@ rest is the simulator's choice, checked on no hardware:
   and reported but not modelled.
 - No keepalive is documented: there is no watchdog and no auto-off (the shipped profile sets
   none) and no unsolicited message.
-- Timeline causes: ``SET_SPEED`` (Vibrate), ``RUN_PROGRAM`` (Preset, 0 included), ``PowerOff``,
+- Recording causes: ``SET_SPEED`` (Vibrate), ``RUN_PROGRAM`` (Preset, 0 included), ``PowerOff``,
   ``link lost``, ``program step``.
 - An injected refusal (``refuse_next``) answers ``Vibrate:N;`` or ``Preset:N;`` above 0 with
   ``ERR;`` and changes nothing.

@@ -34,7 +34,7 @@ reacts to each key is not, so the simulator models a chair of its own, checked o
   running session ``s`` seconds from now; ``set_auto_off(s)`` makes later sessions ``s`` long
   until a timer key chooses a length again (the status still shows the preset minutes).
 - State, in the same terms as every simulated device: speed 0..6 (0 when no massage runs),
-  heat 0/1, program 0..6. Timeline causes: ``SET_SPEED``, ``SET_HEAT``, ``RUN_PROGRAM``,
+  heat 0/1, program 0..6. Recording causes: ``SET_SPEED``, ``SET_HEAT``, ``RUN_PROGRAM``,
   ``STOP`` (reset), ``POWER``, ``TECHNIQUE``, ``TIMER``, ``AIRBAG``, ``auto-off``,
   ``program step``.
 """

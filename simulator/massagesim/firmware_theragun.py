@@ -18,7 +18,7 @@ rest is the simulator's choice, made so that a host can rely on it, and checked 
   do not: the product's own shut-off, if any, is not documented).
 - The battery drains as the profile's ``simulation`` says; the protocol has no documented
   battery field, so only the timeline and the state show it.
-- Timeline causes: ``SET_SPEED`` for an accepted set speed (the host's stop is set speed 0).
+- Recording causes: ``SET_SPEED`` for an accepted set speed (the host's stop is set speed 0).
 - An injected refusal (``refuse_next``) makes the gun ignore a set speed above 0, as it ignores
   one it cannot take: the protocol has no way to refuse.
 """
