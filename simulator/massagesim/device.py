@@ -118,7 +118,7 @@ class SimLink:
             return
         self._closed = True
         self._device.faults.link.discard(self)
-        self._device._detach(self)
+        self._device.detach(self)
         if self._on_close is not None:
             self._on_close()
 
@@ -188,7 +188,8 @@ class SimulatedDevice:
             # Nobody is connected to hear what the device says about it.
             self.firmware.link_lost(self.clock.now())
 
-    def _detach(self, link: SimLink) -> None:
+    def detach(self, link: SimLink) -> None:
+        """Forget ``link`` if it is the live one (a link calls this as it closes)."""
         if self._link is link:
             self._link = None
             _LOG.debug("%s: host disconnected", self.profile.name)
