@@ -219,9 +219,13 @@ class OmpFirmware(BaseFirmware):
             return self.status(frame.seq).to_frame()
         if mtype is MsgType.PING:
             return self._ack(frame, AckCode.OK)
+        return self._ack(frame, self._control(frame, mtype, value))
+
+    def _control(self, frame: Frame, mtype: MsgType, value: int) -> AckCode:
+        """A command that changes something (or STOP): the ACK code it gets."""
         control = frame.type in _CONTROL_TYPES
         if control and value > 0 and (refusal := self._take_refusal()) is not None:
-            return self._ack(frame, refusal)
+            return refusal
         if mtype is MsgType.SET_SPEED:
             code = self._set_speed(value)
         elif mtype is MsgType.SET_HEAT:
@@ -233,7 +237,7 @@ class OmpFirmware(BaseFirmware):
         # (No faults, nothing to clear: skips two flag operations on nearly every command.)
         if control and code is AckCode.OK and self.state.faults:
             self.state.faults &= ~CLEARED_BY_COMMAND
-        return self._ack(frame, code)
+        return code
 
     @staticmethod
     def _ack(frame: Frame, code: AckCode) -> Frame:
