@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from .errors import UsageError
@@ -92,6 +91,10 @@ def simulator(what: str) -> Simulator:
 @cache
 def _load(name: str) -> object | None:
     # Loaded once per process: the first `sim:` address pays for the import, the next ones not.
+    # importlib.metadata is imported here, not at the top: a command that needs no plug-in
+    # should not pay for it.
+    from importlib.metadata import entry_points
+
     for point in entry_points(group=GROUP, name=name):
         try:
             plugin: object = point.load()
