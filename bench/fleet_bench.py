@@ -13,7 +13,7 @@ a step instead of one a device) is the other way the product allows; ``devices_a
 shared=True)`` measures that for comparison.
 
 What is measured is what the *devices* saw, not what the controller believes: the simulator's
-own record (:meth:`massagesim.Timeline.on_command`) gives the clock time each device applied
+own record (:meth:`massagesim.Recording.on_command`) gives the clock time each device applied
 each command. A step that never reached its device (a setpoint coalesced away because the
 writer fell behind) counts as infinitely late.
 

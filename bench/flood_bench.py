@@ -33,7 +33,7 @@ import aiomqtt
 
 from massagectl.mqtt.broker import Broker
 from massagesim import CommandRecord, SimulatedDevice
-from massagesim.state import DeviceState
+from massagesim.firmware_state import FirmwareState
 
 from .mqtt_bench import local_mosquitto, running_gateway
 from .result import Result, latency_ms, percentile
@@ -89,7 +89,7 @@ class StopTimer:
             done = await stopped
         return done - started
 
-    async def until(self, check: Callable[[DeviceState], bool]) -> None:
+    async def until(self, check: Callable[[FirmwareState], bool]) -> None:
         """Wait until the device's state satisfies ``check``."""
         async with asyncio.timeout(STOP_TIMEOUT_S):
             while not check(self.device.state):

@@ -31,7 +31,7 @@ from massagectl.address import parse_address
 from massagectl.mqtt.broker import Broker
 from massagectl.mqtt.gateway import Gateway, GatewayDevice
 from massagesim import SimulatedDevice
-from massagesim.timeline import StateSnapshot
+from massagesim.recording import StateSnapshot
 
 from .result import Result, latency_ms
 from .support import BenchError, free_port, helper_process

@@ -2,12 +2,12 @@
 
 Three separate things, in the manner of pyatv's fake devices:
 
-- the device's state and physics: :class:`DeviceState`, :class:`ThermalModel`;
+- the device's state and physics: :class:`FirmwareState`, :class:`ThermalModel`;
 - the firmware that serves the protocol (sans-I/O), picked by the profile's protocol
   (:func:`make_firmware`): :class:`OmpFirmware`, :class:`TheragunFirmware`,
   :class:`LovenseFirmware`, :class:`RongTaiFirmware`, all on :class:`BaseFirmware`;
 - the test-facing handle: :class:`SimulatedDevice`, which owns the other two, runs the device's
-  own time, records a :class:`Timeline`, and can be told to overheat, stall or run flat; its
+  own time, records a :class:`Recording`, and can be told to overheat, stall or run flat; its
   :class:`FaultInjector` (``device.faults``) makes it misbehave on the link or refuse commands.
 
 :func:`serve_pty` and :func:`serve_tcp` put a device where any program can reach it.
@@ -16,36 +16,38 @@ Three separate things, in the manner of pyatv's fake devices:
 from __future__ import annotations
 
 from .device import SimLink, SimulatedDevice
-from .faults import FAULTS, FaultInjector, FaultSpec, LinkFaults, parse_fault
+from .fault_injection import FaultInjector
+from .fault_specs import FAULTS, FaultSpec, parse_fault
 from .firmware import OmpFirmware
 from .firmware_base import BaseFirmware, simulatable_profile
 from .firmware_lovense import LovenseFirmware
 from .firmware_registry import FIRMWARES, make_firmware
 from .firmware_rongtai import RongTaiFirmware
+from .firmware_state import FirmwareState
 from .firmware_theragun import TheragunFirmware
+from .link_faults import LinkFaults
+from .recording import CommandRecord, Recording, StateSnapshot
 from .serve import serve_pty, serve_tcp
-from .state import DeviceState
 from .thermal import ThermalModel
-from .timeline import CommandRecord, StateSnapshot, Timeline
 
 __all__ = [
     "FAULTS",
     "FIRMWARES",
     "BaseFirmware",
     "CommandRecord",
-    "DeviceState",
     "FaultInjector",
     "FaultSpec",
+    "FirmwareState",
     "LinkFaults",
     "LovenseFirmware",
     "OmpFirmware",
+    "Recording",
     "RongTaiFirmware",
     "SimLink",
     "SimulatedDevice",
     "StateSnapshot",
     "TheragunFirmware",
     "ThermalModel",
-    "Timeline",
     "make_firmware",
     "parse_fault",
     "serve_pty",

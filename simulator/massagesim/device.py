@@ -5,8 +5,8 @@ by the profile's protocol (:func:`~massagesim.firmware_registry.make_firmware`: 
 Lovense or RongTai), and reads its clock for it; a host talks to it through
 a :class:`SimLink` (bytes in with :meth:`SimLink.feed`, bytes out through the ``send`` callback),
 which is also what the pty and TCP servers in :mod:`massagesim.serve` wrap. Everything the device
-sends passes its fault handle (:attr:`SimulatedDevice.faults`, :mod:`massagesim.faults`) on the
-way out, which may swallow, garble or hold it back.
+sends passes its fault handle (:attr:`SimulatedDevice.faults`, see
+:mod:`massagesim.fault_injection`) on the way out, which may swallow, garble or hold it back.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from massagectl.clock import Clock, MonotonicClock
 from massagectl.profiles import Profile
 from massagectl.protocols.omp import BadFrame, FrameDecoder
 
-from .faults import FaultInjector
+from .fault_injection import FaultInjector
 from .firmware import OmpFirmware
 from .firmware_base import BaseFirmware, simulatable_profile
 from .firmware_registry import make_firmware
-from .state import DeviceState
+from .firmware_state import FirmwareState
+from .recording import Recording, StateSnapshot
 from .thermal import ThermalModel
-from .timeline import StateSnapshot, Timeline
 
 _LOG = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class SimLink:
             return
         self._closed = True
         self._device.faults.link.discard(self)
-        self._device._detach(self)
+        self._device.detach(self)
         if self._on_close is not None:
             self._on_close()
 
@@ -137,8 +137,8 @@ class SimulatedDevice:
     def __init__(self, profile: Profile | str, clock: Clock | None = None) -> None:
         self.profile: Profile = simulatable_profile(profile)
         self.clock: Clock = clock if clock is not None else MonotonicClock()
-        self.state: DeviceState = DeviceState()
-        self.timeline: Timeline = Timeline()
+        self.state: FirmwareState = FirmwareState()
+        self.timeline: Recording = Recording()
         self.thermal: ThermalModel = ThermalModel.from_profile(self.profile)
         self.firmware: BaseFirmware = make_firmware(
             self.profile,
@@ -149,7 +149,7 @@ class SimulatedDevice:
         )
         self._link: SimLink | None = None
         self._task: asyncio.Task[None] | None = None
-        #: The test-facing fault handle (see :mod:`massagesim.faults`).
+        #: The test-facing fault handle (see :mod:`massagesim.fault_injection`).
         self.faults: FaultInjector = FaultInjector(self)
 
     def __repr__(self) -> str:
@@ -188,7 +188,8 @@ class SimulatedDevice:
             # Nobody is connected to hear what the device says about it.
             self.firmware.link_lost(self.clock.now())
 
-    def _detach(self, link: SimLink) -> None:
+    def detach(self, link: SimLink) -> None:
+        """Forget ``link`` if it is the live one (a link calls this as it closes)."""
         if self._link is link:
             self._link = None
             _LOG.debug("%s: host disconnected", self.profile.name)
@@ -279,6 +280,14 @@ class SimulatedDevice:
     def set_battery(self, percent: float) -> None:
         """Set the battery charge in percent (battery-powered profiles only)."""
         self._deliver(self.firmware.set_battery(percent, self.clock.now()))
+
+    def auto_off_in(self, seconds: float) -> None:
+        """The device's auto-off ends its running activity ``seconds`` from now."""
+        self._deliver(self.firmware.auto_off_in(seconds, self.clock.now()))
+
+    def set_auto_off(self, seconds: float) -> None:
+        """The device's auto-off comes after ``seconds`` of continuous activity from now on."""
+        self._deliver(self.firmware.set_auto_off(seconds, self.clock.now()))
 
     def on_change(self, callback: Callable[[StateSnapshot], None]) -> Callable[[], None]:
         """Call ``callback`` with a snapshot at every change of speed, heat, program or faults.

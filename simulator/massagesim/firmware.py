@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
 from typing import Final
 
-from massagectl.profiles import Profile
 from massagectl.protocols.omp import (
     FLAG_BATTERY,
     FLAG_TEMP_SENSOR,
@@ -55,9 +53,7 @@ from .firmware_base import (
     BaseFirmware,
     simulatable_profile,
 )
-from .state import DeviceState
-from .thermal import ThermalModel
-from .timeline import CommandRecord, Timeline
+from .recording import CommandRecord
 
 __all__ = ["OVERHEAT_HYSTERESIS_C", "STATUS_PERIOD_S", "OmpFirmware", "simulatable_profile"]
 
@@ -103,19 +99,13 @@ class OmpFirmware(BaseFirmware):
     protocol = "omp"
     status_period_s = STATUS_PERIOD_S
 
-    def __init__(
-        self,
-        profile: Profile | str,
-        now: float = 0.0,
-        *,
-        state: DeviceState | None = None,
-        timeline: Timeline | None = None,
-        thermal: ThermalModel | None = None,
-    ) -> None:
-        self._decoder = FrameDecoder()
+    decoder = FrameDecoder
+    # Broken frames are dropped without an answer, as the spec requires.
+    dropped = (BadFrame,)
+
+    def _setup(self) -> None:
         self._last_key: tuple[int, int] | None = None
         self._last_answer: Frame | None = None
-        super().__init__(profile, now, state=state, timeline=timeline, thermal=thermal)
 
     # --- what the device says about itself ----------------------------------------------------
 
@@ -169,12 +159,6 @@ class OmpFirmware(BaseFirmware):
 
     # --- the protocol side --------------------------------------------------------------------
 
-    # Broken frames are dropped without an answer, as the spec requires.
-    dropped = (BadFrame,)
-
-    def _decode(self, data: bytes) -> Sequence[object]:
-        return self._decoder.feed(data)
-
     def _handle(self, item: Frame) -> bytes:
         return self.handle_frame(item, self._t)
 
@@ -208,14 +192,11 @@ class OmpFirmware(BaseFirmware):
         self._settle()
         return self._flush()
 
-    def new_link(self) -> None:
-        """A new host connection: forget the last frame and any half frame in the buffer.
-
-        Otherwise a new host's first frame could be taken for a retry of the old host's last.
-        """
+    def _on_new_link(self) -> None:
+        # Forget the last frame too: otherwise a new host's first frame could be taken for a
+        # retry of the old host's last.
         self._last_key = None
         self._last_answer = None
-        self._decoder = FrameDecoder()
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -238,9 +219,13 @@ class OmpFirmware(BaseFirmware):
             return self.status(frame.seq).to_frame()
         if mtype is MsgType.PING:
             return self._ack(frame, AckCode.OK)
+        return self._ack(frame, self._control(frame, mtype, value))
+
+    def _control(self, frame: Frame, mtype: MsgType, value: int) -> AckCode:
+        """A command that changes something (or STOP): the ACK code it gets."""
         control = frame.type in _CONTROL_TYPES
         if control and value > 0 and (refusal := self._take_refusal()) is not None:
-            return self._ack(frame, refusal)
+            return refusal
         if mtype is MsgType.SET_SPEED:
             code = self._set_speed(value)
         elif mtype is MsgType.SET_HEAT:
@@ -252,7 +237,7 @@ class OmpFirmware(BaseFirmware):
         # (No faults, nothing to clear: skips two flag operations on nearly every command.)
         if control and code is AckCode.OK and self.state.faults:
             self.state.faults &= ~CLEARED_BY_COMMAND
-        return self._ack(frame, code)
+        return code
 
     @staticmethod
     def _ack(frame: Frame, code: AckCode) -> Frame:

@@ -30,7 +30,7 @@ rest is the simulator's choice, checked on no hardware:
   and reported but not modelled.
 - No keepalive is documented: there is no watchdog and no auto-off (the shipped profile sets
   none) and no unsolicited message.
-- Timeline causes: ``SET_SPEED`` (Vibrate), ``RUN_PROGRAM`` (Preset, 0 included), ``PowerOff``,
+- Recording causes: ``SET_SPEED`` (Vibrate), ``RUN_PROGRAM`` (Preset, 0 included), ``PowerOff``,
   ``link lost``, ``program step``.
 - An injected refusal (``refuse_next``) answers ``Vibrate:N;`` or ``Preset:N;`` above 0 with
   ``ERR;`` and changes nothing.
@@ -40,10 +40,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
 from typing import Final
 
-from massagectl.profiles import Profile
 from massagectl.protocols.lovense import (
     MAX_LEVEL,
     STATUS_NORMAL,
@@ -62,9 +60,6 @@ from massagectl.protocols.lovense import (
 )
 
 from .firmware_base import CLEARED_BY_COMMAND, BaseFirmware
-from .state import DeviceState
-from .thermal import ThermalModel
-from .timeline import Timeline
 
 _LOG = logging.getLogger(__name__)
 
@@ -80,30 +75,14 @@ class LovenseFirmware(BaseFirmware):
 
     protocol = "lovense"
 
-    def __init__(
-        self,
-        profile: Profile | str,
-        now: float = 0.0,
-        *,
-        state: DeviceState | None = None,
-        timeline: Timeline | None = None,
-        thermal: ThermalModel | None = None,
-    ) -> None:
-        self._splitter = MessageSplitter()
-        #: The ``AutoSwith`` flags.
-        self.auto_switch: AutoSwitch = AutoSwitch(False, False)
-        super().__init__(profile, now, state=state, timeline=timeline, thermal=thermal)
-
-    # --- the protocol side --------------------------------------------------------------------
-
+    decoder = MessageSplitter
     dropped = (BadMessage,)
 
-    def _decode(self, data: bytes) -> Sequence[object]:
-        return self._splitter.feed(data)
+    def _setup(self) -> None:
+        #: The ``AutoSwith`` flags.
+        self.auto_switch: AutoSwitch = AutoSwitch(False, False)
 
-    def new_link(self) -> None:
-        """A new host connection: forget any half command."""
-        self._splitter = MessageSplitter()
+    # --- the protocol side --------------------------------------------------------------------
 
     def _handle(self, text: str) -> bytes:
         self.state.last_frame_at = self._t

@@ -11,10 +11,10 @@ from .firmware import OmpFirmware
 from .firmware_base import BaseFirmware, simulatable_profile
 from .firmware_lovense import LovenseFirmware
 from .firmware_rongtai import RongTaiFirmware
+from .firmware_state import FirmwareState
 from .firmware_theragun import TheragunFirmware
-from .state import DeviceState
+from .recording import Recording
 from .thermal import ThermalModel
-from .timeline import Timeline
 
 #: The firmware class for each protocol a profile may name.
 FIRMWARES: Final[dict[str, type[BaseFirmware]]] = {
@@ -40,8 +40,8 @@ def make_firmware(
     profile: Profile | str,
     now: float = 0.0,
     *,
-    state: DeviceState | None = None,
-    timeline: Timeline | None = None,
+    state: FirmwareState | None = None,
+    timeline: Recording | None = None,
     thermal: ThermalModel | None = None,
 ) -> BaseFirmware:
     """A firmware for a simulatable profile, picked by its protocol."""

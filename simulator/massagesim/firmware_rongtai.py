@@ -34,7 +34,7 @@ reacts to each key is not, so the simulator models a chair of its own, checked o
   running session ``s`` seconds from now; ``set_auto_off(s)`` makes later sessions ``s`` long
   until a timer key chooses a length again (the status still shows the preset minutes).
 - State, in the same terms as every simulated device: speed 0..6 (0 when no massage runs),
-  heat 0/1, program 0..6. Timeline causes: ``SET_SPEED``, ``SET_HEAT``, ``RUN_PROGRAM``,
+  heat 0/1, program 0..6. Recording causes: ``SET_SPEED``, ``SET_HEAT``, ``RUN_PROGRAM``,
   ``STOP`` (reset), ``POWER``, ``TECHNIQUE``, ``TIMER``, ``AIRBAG``, ``auto-off``,
   ``program step``.
 """
@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from typing import Final
 
 from massagectl.profiles import Profile
@@ -60,10 +60,7 @@ from massagectl.protocols.rongtai import (
     Technique,
 )
 
-from .firmware_base import CLEARED_BY_COMMAND, BaseFirmware, simulatable_profile
-from .state import DeviceState
-from .thermal import ThermalModel
-from .timeline import Timeline
+from .firmware_base import CLEARED_BY_COMMAND, BaseFirmware
 
 _LOG = logging.getLogger(__name__)
 
@@ -106,26 +103,18 @@ class RongTaiFirmware(BaseFirmware):
     protocol = "rongtai"
     status_period_s = STATUS_PERIOD_S
 
-    def __init__(
-        self,
-        profile: Profile | str,
-        now: float = 0.0,
-        *,
-        state: DeviceState | None = None,
-        timeline: Timeline | None = None,
-        thermal: ThermalModel | None = None,
-    ) -> None:
-        resolved = simulatable_profile(profile)
-        self._decoder = CommandDecoder()
+    decoder = CommandDecoder
+    dropped = (BadPacket,)
+
+    def _setup(self) -> None:
         self._on = False
         self._technique = Technique.STOP
         self._session_end: float | None = None
-        self._preset_min = _default_session_min(resolved)
+        self._preset_min = _default_session_min(self.profile)
         # set_auto_off(): a session length of a test's choosing, until a timer key is pressed.
         self._session_s: float | None = None
         #: Airbag strength 0..5 (0 = off); kept, not reported.
         self.airbag: int = 0
-        super().__init__(resolved, now, state=state, timeline=timeline, thermal=thermal)
 
     # --- what the chair reports ---------------------------------------------------------------
 
@@ -170,15 +159,6 @@ class RongTaiFirmware(BaseFirmware):
         return self.lies.rongtai(status)
 
     # --- the protocol side --------------------------------------------------------------------
-
-    dropped = (BadPacket,)
-
-    def _decode(self, data: bytes) -> Sequence[object]:
-        return self._decoder.feed(data)
-
-    def new_link(self) -> None:
-        """A new host connection: forget any half command."""
-        self._decoder = CommandDecoder()
 
     def _handle(self, press: KeyPress) -> bytes:
         self.state.last_frame_at = self._t

@@ -18,7 +18,7 @@ rest is the simulator's choice, made so that a host can rely on it, and checked 
   do not: the product's own shut-off, if any, is not documented).
 - The battery drains as the profile's ``simulation`` says; the protocol has no documented
   battery field, so only the timeline and the state show it.
-- Timeline causes: ``SET_SPEED`` for an accepted set speed (the host's stop is set speed 0).
+- Recording causes: ``SET_SPEED`` for an accepted set speed (the host's stop is set speed 0).
 - An injected refusal (``refuse_next``) makes the gun ignore a set speed above 0, as it ignores
   one it cannot take: the protocol has no way to refuse.
 """
@@ -26,10 +26,9 @@ rest is the simulator's choice, made so that a host can rely on it, and checked 
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from typing import Final
 
-from massagectl.profiles import Profile
 from massagectl.protocols.theragun import (
     BadPacket,
     CommandDecoder,
@@ -41,9 +40,6 @@ from massagectl.protocols.theragun import (
 )
 
 from .firmware_base import CLEARED_BY_COMMAND, BaseFirmware
-from .state import DeviceState
-from .thermal import ThermalModel
-from .timeline import Timeline
 
 _LOG = logging.getLogger(__name__)
 
@@ -59,17 +55,8 @@ class TheragunFirmware(BaseFirmware):
     protocol = "theragun"
     status_period_s = STATUS_PERIOD_S
 
-    def __init__(
-        self,
-        profile: Profile | str,
-        now: float = 0.0,
-        *,
-        state: DeviceState | None = None,
-        timeline: Timeline | None = None,
-        thermal: ThermalModel | None = None,
-    ) -> None:
-        self._decoder = CommandDecoder()
-        super().__init__(profile, now, state=state, timeline=timeline, thermal=thermal)
+    decoder = CommandDecoder
+    dropped = (BadPacket,)
 
     @property
     def max_rpm(self) -> int:
@@ -83,15 +70,6 @@ class TheragunFirmware(BaseFirmware):
         )
 
     # --- the protocol side --------------------------------------------------------------------
-
-    dropped = (BadPacket,)
-
-    def _decode(self, data: bytes) -> Sequence[object]:
-        return self._decoder.feed(data)
-
-    def new_link(self) -> None:
-        """A new host connection: forget any half command."""
-        self._decoder = CommandDecoder()
 
     def _handle(self, command: DeviceCommand) -> bytes:
         self.state.last_frame_at = self._t

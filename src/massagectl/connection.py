@@ -9,6 +9,7 @@ from .address import DeviceAddress, parse_address
 from .clock import Clock, MonotonicClock
 from .device import Massager
 from .errors import ProfileError, UsageError
+from .plugins import SimDeviceRequest, simulator
 from .profiles import Profile, get_profile
 from .safety.memory import SafetyMemory
 from .safety.store import remembered
@@ -74,24 +75,16 @@ async def _transport_for(
     addr: DeviceAddress, profile: Profile, clock: Clock | None, stack: AsyncExitStack
 ) -> Transport:
     if addr.scheme == "sim":
-        from massagesim import SimulatedDevice
-
-        from .transports.inprocess import InProcessTransport
-
+        # The simulator is a plug-in (see massagectl.plugins): looked up first, so that without
+        # it a `sim:` address says so rather than what it would have said about the profile.
+        sim = simulator(str(addr))
         if not profile.simulatable:
             raise ProfileError(
                 f"{addr}: profile {profile.name!r} stands for any device of its protocol; "
                 "name a concrete model to simulate (see `massagectl devices`)"
             )
-        via = _sim_via(addr, profile)
-        device = await stack.enter_async_context(SimulatedDevice(profile, clock))
-        if via == "ble":
-            # Through a radio of its own and bleak's real client code, as a BLE device is met.
-            from massagesim.ble import SimBleRadio, SimBleTransport
-
-            peripheral = SimBleRadio().add(device)
-            return SimBleTransport(peripheral, description=str(addr), clock=clock)
-        return InProcessTransport(device, str(addr), clock=clock)
+        request = SimDeviceRequest(addr, profile, _sim_via(addr, profile), clock)
+        return await sim.open_device(request, stack)
     if addr.scheme == "ble":
         from .transports.ble import BleTransport, backend_from_env
 

@@ -1,7 +1,7 @@
 """Comparing what a simulated device did with what a program's timeline planned.
 
 The plan is ``Timeline(program, range).changes()``: program times at which the levels change.
-The record is the simulator's :class:`~massagesim.timeline.Timeline`: clock times at which the
+The record is the simulator's :class:`~massagesim.recording.Recording`: clock times at which the
 device's state changed. ``origin`` (the clock time at which the scheduler's run started) turns
 one into the other.
 
@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from massagectl.programs.timeline import Change, Levels
-from massagesim.timeline import StateSnapshot
+from massagesim.recording import StateSnapshot
 
 DEFAULT_TOLERANCE_S = 0.1
 #: Snapshot causes that are the host's doing (the firmware's own are "program step", ...).

@@ -32,7 +32,7 @@ from massagectl.programs.timeline import Change, Levels, Timeline
 from massagectl.protocols.omp import Fault
 from massagectl.transports.inprocess import InProcessTransport
 from massagesim import SimulatedDevice
-from massagesim.timeline import CommandRecord, StateSnapshot
+from massagesim.recording import CommandRecord, StateSnapshot
 
 from .compare import compare
 

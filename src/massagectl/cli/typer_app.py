@@ -164,17 +164,13 @@ def sim(
         ),
     ] = None,
 ) -> None:
-    from .commands import sim_command
+    from ..plugins import SimServeRequest
+    from .sim_command import sim_command
 
     if pty == (tcp is not None):
         runner.fail("sim: give exactly one of --pty or --tcp HOST:PORT")
-    _guard(
-        runner.run(
-            sim_command(
-                profile, pty=pty, tcp=tcp, quiet=quiet, commands=commands, faults=fault or []
-            )
-        )
-    )
+    request = SimServeRequest(profile, pty, tcp, quiet, commands, tuple(fault or ()))
+    _guard(runner.run(sim_command(request)))
 
 
 JournalOption = Annotated[

@@ -8,8 +8,8 @@ callback into the transport's lost signal. :meth:`BleTransport.reconnect` connec
 exponential backoff; the device layer decides when to call it.
 
 ``backend`` picks the bleak backend classes: None for the platform's (BlueZ, CoreBluetooth,
-WinRT), or the simulator's (:mod:`massagesim.ble`), so that tests run bleak's real client and
-scanner code against simulated peripherals.
+WinRT), or the simulator plug-in's (see :mod:`massagectl.plugins`), so that tests run bleak's
+real client and scanner code against simulated peripherals.
 """
 
 from __future__ import annotations
@@ -84,9 +84,10 @@ def backend_from_env() -> BleBackend:
     if value in ("", "platform"):
         return PLATFORM_BACKEND
     if value == "sim":
-        from massagesim.ble import default_radio
+        # The simulator is a plug-in; imported here so that a `ble:` address does not need it.
+        from ..plugins import simulator
 
-        return default_radio().backend()
+        return simulator(f"{BACKEND_ENV}=sim").ble_backend()
     raise UsageError(f"{BACKEND_ENV}={value!r}: expected 'platform' or 'sim'")
 
 

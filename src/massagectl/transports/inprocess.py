@@ -3,17 +3,41 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
 from ..clock import Clock
+from ..profiles import Profile
 from .base import Transport
 
-if TYPE_CHECKING:
-    from massagesim import SimLink, SimulatedDevice
+
+class DeviceLink(Protocol):
+    """A host's end of a link to an in-process device."""
+
+    def feed(self, data: bytes) -> None:
+        """Hand bytes to the device."""
+        ...
+
+    def close(self) -> None:
+        """Detach from the device."""
+        ...
+
+
+class InProcessDevice(Protocol):
+    """A device living in this process (the simulator's, a plug-in): bytes in, bytes out."""
+
+    @property
+    def profile(self) -> Profile:
+        """The model the device is."""
+        ...
+
+    def connect(self, deliver: Callable[[bytes], None]) -> DeviceLink:
+        """Attach a host: the device calls ``deliver`` with every chunk it sends."""
+        ...
 
 
 class InProcessTransport(Transport):
-    """Talks to a :class:`massagesim.SimulatedDevice` in the same event loop.
+    """Talks to an :class:`InProcessDevice` (a simulated one) in the same event loop.
 
     The device answers inside :meth:`write`, before it returns. A receiver that is not marked
     reentrant gets those answers a moment later, from the loop, as it would from a wire: a
@@ -22,14 +46,14 @@ class InProcessTransport(Transport):
 
     def __init__(
         self,
-        device: SimulatedDevice,
+        device: InProcessDevice,
         description: str | None = None,
         *,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(description or f"sim:{device.profile.name}", clock=clock)
         self.device = device
-        self._link: SimLink | None = None
+        self._link: DeviceLink | None = None
         self._writing = False
         #: Chunks held back for a non-reentrant receiver, oldest first (None: none pending).
         self._held: list[bytes] | None = None

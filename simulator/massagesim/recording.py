@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from massagectl.protocols.omp import AckCode, Fault
 
-from .state import DeviceState
+from .firmware_state import FirmwareState
 
 _LOG = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class StateSnapshot:
         return self.speed > 0 or self.heat > 0 or self.program > 0
 
 
-class Timeline:
+class Recording:
     """Commands and state changes of one device, in the order they happened."""
 
     def __init__(self) -> None:
@@ -79,7 +79,7 @@ class Timeline:
         for listener in list(self._command_listeners):
             listener(record)
 
-    def record_state(self, t: float, state: DeviceState, cause: str) -> StateSnapshot:
+    def record_state(self, t: float, state: FirmwareState, cause: str) -> StateSnapshot:
         """Append a snapshot of ``state`` taken at clock time ``t`` (called by the firmware)."""
         if self._times and t < self._times[-1]:
             # The firmware never goes back in time; keeping the list sorted keeps state_at right.

@@ -13,7 +13,7 @@ from massagectl.protocols.omp import Fault
 
 
 @dataclass(slots=True)
-class DeviceState:
+class FirmwareState:
     """The live state of one simulated device."""
 
     #: Motor speed level, 0 = off.
