@@ -12,7 +12,7 @@ from .errors import ProfileError, UsageError
 from .plugins import SimDeviceRequest, simulator
 from .profiles import Profile, get_profile
 from .safety.memory import SafetyMemory
-from .safety.store import remembered
+from .safety.memory_store import remembered
 from .transports.base import Transport
 from .transports.serial import SerialTransport
 from .transports.tcp import TcpTransport

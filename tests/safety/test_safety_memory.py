@@ -15,7 +15,7 @@ from massagectl.address import parse_address
 from massagectl.device_types import CommandKind, DeviceInfo, DeviceState
 from massagectl.safety import SafetyEnvelope, SafetyLimits
 from massagectl.safety.memory import SafetyMemory
-from massagectl.safety.store import SafetyStore, device_key
+from massagectl.safety.memory_store import SafetyStore, device_key
 
 PAD = DeviceInfo(0, 6, 0, 60, 5.0, False, True)
 WAND = DeviceInfo(10, 2, 0, 60, 3.0, False, True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..address import parse_address
 from ..errors import UsageError
-from ..safety.store import SafetyStore, device_key
+from ..safety.memory_store import SafetyStore, device_key
 
 
 async def safety_reset_command(device: str) -> None:

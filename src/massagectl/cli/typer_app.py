@@ -85,7 +85,7 @@ def status(
     device: DeviceOption,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    from .commands import status_command
+    from .device_commands import status_command
 
     _guard(runner.run(status_command(device, as_json=as_json)))
 
@@ -108,14 +108,14 @@ def set_(
         typer.Option("--for", help="Hold the setting this long (90s, 5m, 1m30s), then stop."),
     ] = None,
 ) -> None:
-    from .commands import set_command
+    from .device_commands import set_command
 
     _guard(runner.run(set_command(device, speed=speed, heat=heat, program=program, hold=hold)))
 
 
 @_command("stop")
 def stop(device: DeviceOption) -> None:
-    from .commands import stop_command
+    from .device_commands import stop_command
 
     _guard(runner.run(stop_command(device)))
 

@@ -208,7 +208,7 @@ class Massager:
         _log.info("%s: reconnected", self.name)
 
     def _start_reader(self) -> None:
-        self._tasks.append(asyncio.create_task(self._read_loop(), name=f"{self.name} reader"))
+        self._tasks.append(asyncio.create_task(self._watch_for_loss(), name=f"{self.name} reader"))
 
     async def _greet(self) -> DeviceInfo:
         self._info = info = await self.driver.start()
@@ -359,7 +359,7 @@ class Massager:
             self._deaf = True
             _log.exception("%s: the driver failed on what the device sent", self.name)
 
-    async def _read_loop(self) -> None:
+    async def _watch_for_loss(self) -> None:
         # The reader now only waits for the link to go: the bytes themselves are pushed (see
         # _listen), and all of them are in before the loss is marked.
         exc = await self.transport.wait_lost()
