@@ -360,8 +360,8 @@ class Massager:
             _log.exception("%s: the driver failed on what the device sent", self.name)
 
     async def _watch_for_loss(self) -> None:
-        # The reader now only waits for the link to go: the bytes themselves are pushed (see
-        # _listen), and all of them are in before the loss is marked.
+        # Received bytes are pushed to the driver as they come (see _listen); this task only
+        # waits for the link to go, and every byte is in before the loss is marked.
         exc = await self.transport.wait_lost()
         self.driver.link_lost(exc)
         self._queue.fail_all(exc)
