@@ -55,7 +55,7 @@ from .firmware_base import (
     simulatable_profile,
 )
 from .recording import CommandRecord
-from .sim_faults import CLEARED_BY_COMMAND, SimFault
+from .sim_faults import CLEARED_BY_COMMAND, NO_FAULTS, SimFault
 
 __all__ = [
     "OVERHEAT_HYSTERESIS_C",
@@ -115,8 +115,15 @@ _OMP_BITS: Final[dict[SimFault, Fault]] = {
 }
 
 
+_NO_BITS: Final = Fault(0)
+
+
 def omp_fault_bits(faults: SimFault) -> Fault:
     """The STATUS ``faults`` byte that says ``faults`` in OMP/1's terms."""
+    # An enum's hash is a Python call: the identity test saves it for the usual "no fault"
+    # (and is only a shortcut: an equal object that is not the same falls through to the table).
+    if faults is NO_FAULTS:
+        return _NO_BITS
     return _OMP_BITS[faults]
 
 
@@ -276,7 +283,7 @@ class OmpFirmware(BaseFirmware):
         else:
             code = self._stop()
         # (No faults, nothing to clear: skips two flag operations on nearly every command.)
-        if control and code is AckCode.OK and self.state.faults:
+        if control and code is AckCode.OK and self.state.faults is not NO_FAULTS:
             self.state.faults &= ~CLEARED_BY_COMMAND
         return code
 

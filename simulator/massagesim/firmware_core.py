@@ -16,7 +16,7 @@ from massagectl.profiles import BuiltinProgram, Profile, all_profiles, get_profi
 from .firmware_state import FirmwareState
 from .lies import Lies
 from .recording import CommandRecord, Recording
-from .sim_faults import SimFault
+from .sim_faults import NO_FAULTS, SimFault
 from .thermal import ThermalModel
 
 _LOG = logging.getLogger(__name__)
@@ -130,8 +130,9 @@ class FirmwareCore:
     def _motor_blocked(self) -> bool:
         """Whether the motor may not start now (stalled, or the battery is empty)."""
         faults = self.state.faults
-        # (A flag test costs more than the rest: most of the time there is no fault at all.)
-        return (bool(faults) and SimFault.MOTOR in faults) or self._battery_empty()
+        # (A flag test costs more than the rest: most of the time there is no fault at all, and
+        # the identity test is only a shortcut, an equal empty set falls through to the test.)
+        return (faults is not NO_FAULTS and SimFault.MOTOR in faults) or self._battery_empty()
 
     def _program(self, index: int) -> BuiltinProgram:
         return self.profile.capabilities.programs[index - 1]
@@ -279,7 +280,7 @@ class FirmwareCore:
 
     def _heater_events(self, events: list[_Event]) -> None:
         faults = self.state.faults
-        if faults and SimFault.OVERHEAT in faults:
+        if faults is not NO_FAULTS and SimFault.OVERHEAT in faults:
             dt = self.thermal.time_until_below(self._overheat_clear_c())
             if dt is not None:
                 events.append((self._t + dt, 5, "cooled down", self._on_cooled))
@@ -292,7 +293,8 @@ class FirmwareCore:
         s, faults = self.state, self.state.faults
         rate = self._drain_per_s()
         low = float(self.profile.simulation.low_battery_pct)
-        if (not faults or SimFault.LOW_BATTERY not in faults) and (battery_pct <= low or rate > 0):
+        not_low_yet = faults is NO_FAULTS or SimFault.LOW_BATTERY not in faults
+        if not_low_yet and (battery_pct <= low or rate > 0):
             dt = max(0.0, (battery_pct - low) / rate) if battery_pct > low else 0.0
             events.append((self._t + dt, 6, "low battery", self._on_low_battery))
         if s.active and (battery_pct <= 0.0 or rate > 0):
