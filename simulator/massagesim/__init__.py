@@ -2,7 +2,9 @@
 
 Three separate things, in the manner of pyatv's fake devices:
 
-- the device's state and physics: :class:`FirmwareState`, :class:`ThermalModel`;
+- the device's state and physics: :class:`FirmwareState`, :class:`ThermalModel`, and the
+  simulator's own fault vocabulary, :class:`SimFault`, which each firmware says in its
+  protocol's terms;
 - the firmware that serves the protocol (sans-I/O), picked by the profile's protocol
   (:func:`make_firmware`): :class:`OmpFirmware`, :class:`TheragunFirmware`,
   :class:`LovenseFirmware`, :class:`RongTaiFirmware`, all on :class:`BaseFirmware`;
@@ -28,11 +30,13 @@ from .firmware_theragun import TheragunFirmware
 from .link_faults import LinkFaults
 from .recording import CommandRecord, Recording, StateSnapshot
 from .serve import serve_pty, serve_tcp
+from .sim_faults import NO_FAULTS, SimFault
 from .thermal import ThermalModel
 
 __all__ = [
     "FAULTS",
     "FIRMWARES",
+    "NO_FAULTS",
     "BaseFirmware",
     "CommandRecord",
     "FaultInjector",
@@ -43,6 +47,7 @@ __all__ = [
     "OmpFirmware",
     "Recording",
     "RongTaiFirmware",
+    "SimFault",
     "SimLink",
     "SimulatedDevice",
     "StateSnapshot",

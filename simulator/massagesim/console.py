@@ -12,12 +12,12 @@ import sys
 from massagectl.address import parse_host_port
 from massagectl.plugins import SimServeRequest
 from massagectl.profiles import get_profile
-from massagectl.protocols.omp import fault_names
 
 from .device import SimulatedDevice
 from .fault_specs import FaultSpec, parse_fault
 from .recording import CommandRecord, StateSnapshot
 from .serve import serve_pty, serve_tcp
+from .sim_faults import fault_labels
 
 
 async def serve_command(request: SimServeRequest) -> None:
@@ -58,7 +58,7 @@ async def serve_command(request: SimServeRequest) -> None:
 
 
 def _state_line(s: StateSnapshot, origin: float) -> str:
-    faults = "|".join(fault_names(int(s.faults))) or "none"
+    faults = "|".join(fault_labels(s.faults)) or "none"
     battery = "mains" if s.battery_pct is None else f"{s.battery_pct:.0f}"
     return (
         f"t={s.t - origin:.3f} speed={s.speed} heat={s.heat} program={s.program} "

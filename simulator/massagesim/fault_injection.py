@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from massagectl.errors import UsageError
-from massagectl.protocols.omp import AckCode
 
 from .fault_specs import FaultSpec
 from .lies import LIE_FAULTS, lie_problem, tell
@@ -87,13 +86,14 @@ class FaultInjector:
 
     # --- in the device -------------------------------------------------------------------------
 
-    def refuse_next(self, count: int = 1, code: AckCode = AckCode.REFUSED_FAULT) -> None:
+    def refuse_next(self, count: int = 1) -> None:
         """Refuse the next ``count`` commands that start or raise something (never a stop).
 
-        OMP/1 answers the ACK ``code``; Lovense ``ERR;``; Theragun and RongTai have no way to
-        refuse, so they ignore the command.
+        Each device refuses in its protocol's terms: OMP/1 answers ACK REFUSED_FAULT (another
+        code: :meth:`massagesim.OmpFirmware.refuse_next`); Lovense ``ERR;``; Theragun and
+        RongTai have no way to refuse, so they ignore the command.
         """
-        self._device.firmware.refuse_next(count, code)
+        self._device.firmware.refuse_next(count)
 
     def overheat(self) -> None:
         """Put the heater at its cut-out temperature: the device cuts its heat now."""

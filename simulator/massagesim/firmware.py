@@ -3,7 +3,8 @@
 :class:`OmpFirmware` is sans-I/O like the host's codec: it is handed bytes and the time, and
 hands back the bytes the device sends. Time, state, physics, the timeline and the test handle
 come from :class:`~massagesim.firmware_base.BaseFirmware` (see there how time walks from event
-to event); this module is OMP/1's frames and rules.
+to event); this module is OMP/1's frames and rules, and how OMP/1 says the simulator's faults
+(:class:`~massagesim.sim_faults.SimFault`): each is a STATUS fault bit of the same name.
 
 Behaviour beyond the letter of the spec (documented here so the host side can rely on it):
 
@@ -21,7 +22,8 @@ Behaviour beyond the letter of the spec (documented here so the host side can re
 - The heater element's temperature is modelled on every device with heat, with or without a
   sensor; the cut-out works either way (a thermal fuse), only STATUS hides it without a sensor.
 - An injected refusal (``refuse_next``) answers SET_SPEED, SET_HEAT or RUN_PROGRAM above 0 with
-  the chosen ACK code and changes nothing; it is checked before the value's range.
+  REFUSED_FAULT (or the ACK code a test picks with :meth:`OmpFirmware.refuse_next`) and changes
+  nothing; it is checked before the value's range.
   ``remaining_s`` counts down to the auto-off in force, an injected one included.
 """
 
@@ -48,14 +50,20 @@ from massagectl.protocols.omp import (
 )
 
 from .firmware_base import (
-    CLEARED_BY_COMMAND,
     OVERHEAT_HYSTERESIS_C,
     BaseFirmware,
     simulatable_profile,
 )
 from .recording import CommandRecord
+from .sim_faults import CLEARED_BY_COMMAND, NO_FAULTS, SimFault
 
-__all__ = ["OVERHEAT_HYSTERESIS_C", "STATUS_PERIOD_S", "OmpFirmware", "simulatable_profile"]
+__all__ = [
+    "OVERHEAT_HYSTERESIS_C",
+    "STATUS_PERIOD_S",
+    "OmpFirmware",
+    "omp_fault_bits",
+    "simulatable_profile",
+]
 
 _LOG = logging.getLogger(__name__)
 
@@ -86,6 +94,37 @@ _CONTROL_TYPES: Final = frozenset(int(t) for t in _CONTROL)
 _ACK_CODES: Final[dict[int, AckCode]] = {int(c): c for c in AckCode}
 #: ACK frames and their bytes by (SEQ, code): the same few hundred, again and again.
 _ACKS: dict[tuple[int, int], tuple[Frame, bytes]] = {}
+#: The STATUS fault bit that says each of the simulator's faults.
+_OMP_BIT: Final[dict[SimFault, Fault]] = {
+    SimFault.OVERHEAT: Fault.OVERHEAT,
+    SimFault.WATCHDOG_STOP: Fault.WATCHDOG_STOP,
+    SimFault.LOW_BATTERY: Fault.LOW_BATTERY,
+    SimFault.MOTOR: Fault.MOTOR,
+    SimFault.AUTO_OFF: Fault.AUTO_OFF,
+}
+
+
+def _bits_of(faults: SimFault) -> Fault:
+    # A fault without a bit of its own would not be reported: OMP/1 has no word for it.
+    return Fault(sum(int(bit) for fault, bit in _OMP_BIT.items() if fault in faults))
+
+
+# Every combination worked out once: a STATUS goes out every 0.9 s from every active device.
+_OMP_BITS: Final[dict[SimFault, Fault]] = {
+    SimFault(c): _bits_of(SimFault(c)) for c in range(1 << len(SimFault))
+}
+
+
+_NO_BITS: Final = Fault(0)
+
+
+def omp_fault_bits(faults: SimFault) -> Fault:
+    """The STATUS ``faults`` byte that says ``faults`` in OMP/1's terms."""
+    # An enum's hash is a Python call: the identity test saves it for the usual "no fault"
+    # (and is only a shortcut: an equal object that is not the same falls through to the table).
+    if faults is NO_FAULTS:
+        return _NO_BITS
+    return _OMP_BITS[faults]
 
 
 class OmpFirmware(BaseFirmware):
@@ -106,6 +145,15 @@ class OmpFirmware(BaseFirmware):
     def _setup(self) -> None:
         self._last_key: tuple[int, int] | None = None
         self._last_answer: Frame | None = None
+        self._refusal_code = AckCode.REFUSED_FAULT
+
+    def refuse_next(self, count: int = 1, code: AckCode = AckCode.REFUSED_FAULT) -> None:
+        """Refuse the next ``count`` commands that would start or raise something, answering
+        each with the ACK ``code`` (REFUSED_FAULT unless a test wants another; never OK)."""
+        if code is AckCode.OK:
+            raise ValueError("a refusal needs an ACK code other than OK")
+        super().refuse_next(count)
+        self._refusal_code = code
 
     # --- what the device says about itself ----------------------------------------------------
 
@@ -144,7 +192,7 @@ class OmpFirmware(BaseFirmware):
             program=s.program,
             temp_dc=temp_dc,
             battery=battery,
-            faults=s.faults,
+            faults=omp_fault_bits(s.faults),
             remaining_s=self._remaining_s(),
         )
         return self.lies.omp(status)
@@ -224,8 +272,8 @@ class OmpFirmware(BaseFirmware):
     def _control(self, frame: Frame, mtype: MsgType, value: int) -> AckCode:
         """A command that changes something (or STOP): the ACK code it gets."""
         control = frame.type in _CONTROL_TYPES
-        if control and value > 0 and (refusal := self._take_refusal()) is not None:
-            return refusal
+        if control and value > 0 and self._take_refusal():
+            return self._refusal_code
         if mtype is MsgType.SET_SPEED:
             code = self._set_speed(value)
         elif mtype is MsgType.SET_HEAT:
@@ -235,7 +283,7 @@ class OmpFirmware(BaseFirmware):
         else:
             code = self._stop()
         # (No faults, nothing to clear: skips two flag operations on nearly every command.)
-        if control and code is AckCode.OK and self.state.faults:
+        if control and code is AckCode.OK and self.state.faults is not NO_FAULTS:
             self.state.faults &= ~CLEARED_BY_COMMAND
         return code
 
@@ -256,7 +304,7 @@ class OmpFirmware(BaseFirmware):
     def _set_heat(self, level: int) -> AckCode:
         if not 0 <= level <= self.profile.heat_levels:
             return AckCode.BAD_VALUE
-        if level > 0 and (Fault.OVERHEAT in self.state.faults or self._battery_empty()):
+        if level > 0 and (SimFault.OVERHEAT in self.state.faults or self._battery_empty()):
             return AckCode.REFUSED_FAULT
         self.state.heat = level
         return AckCode.OK

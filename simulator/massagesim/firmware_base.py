@@ -28,8 +28,8 @@ Shared rules (the OMP/1 firmware documents them against its spec; the others fol
 - Injected refusals (:meth:`BaseFirmware.refuse_next`) apply only to commands that would start
   or raise something (a level or a program above 0): a command that stops is always obeyed, so
   that a host can always bring the device to rest. Each protocol refuses in its own way (OMP/1:
-  an ACK with the chosen code; Lovense: ``ERR;``; Theragun and RongTai, which never answer a
-  command: the command is ignored).
+  an ACK with a refusal code, REFUSED_FAULT unless a test picks another; Lovense: ``ERR;``;
+  Theragun and RongTai, which never answer a command: the command is ignored).
 - The auto-off (:attr:`BaseFirmware.auto_off_s`) is the profile's ``limits.auto_off_s`` unless a
   test changes it (:meth:`BaseFirmware.set_auto_off`) or brings the next one forward
   (:meth:`BaseFirmware.auto_off_in`); a device without one gets none.
@@ -41,15 +41,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from massagectl.protocols.omp import AckCode, Fault
-
 from .firmware_core import (
-    CLEARED_BY_COMMAND,
     OVERHEAT_HYSTERESIS_C,
     Decoder,
     FirmwareCore,
     simulatable_profile,
 )
+from .sim_faults import CLEARED_BY_COMMAND, SimFault
 
 _LOG = logging.getLogger(__name__)
 
@@ -160,7 +158,7 @@ class BaseFirmware(FirmwareCore):
         self._advance(now)
         self.state.battery_pct = float(percent)
         if percent > self.profile.simulation.low_battery_pct:
-            self.state.faults &= ~Fault.LOW_BATTERY
+            self.state.faults &= ~SimFault.LOW_BATTERY
         self._commit("battery set")
         self._settle()
         return self._flush()
@@ -169,7 +167,7 @@ class BaseFirmware(FirmwareCore):
         """Stall the motor: MOTOR is set, the motor and any program stop."""
         self._advance(now)
         _LOG.info("%s: motor fault injected", self.profile.name)
-        self.state.faults |= Fault.MOTOR
+        self.state.faults |= SimFault.MOTOR
         self._on_motor_fault()
         self._commit("motor fault")
         self._settle()
@@ -178,24 +176,22 @@ class BaseFirmware(FirmwareCore):
     def clear_motor_fault(self, now: float) -> bytes:
         """Repair the motor: MOTOR clears."""
         self._advance(now)
-        self.state.faults &= ~Fault.MOTOR
+        self.state.faults &= ~SimFault.MOTOR
         self._commit("motor repaired")
         self._settle()
         return self._flush()
 
-    def refuse_next(self, count: int = 1, code: AckCode = AckCode.REFUSED_FAULT) -> None:
+    def refuse_next(self, count: int = 1) -> None:
         """Refuse the next ``count`` commands that would start or raise something.
 
-        ``code`` is the ACK an OMP/1 device answers with (not OK); Lovense answers ``ERR;``,
-        and Theragun and RongTai, which never answer a command, ignore it. Commands that stop
-        are never refused. ``refuse_next(0)`` cancels what is left.
+        Each protocol refuses in its own terms: OMP/1 answers an ACK with a refusal code (see
+        :meth:`massagesim.OmpFirmware.refuse_next`), Lovense ``ERR;``, and Theragun and RongTai,
+        which never answer a command, ignore it. Commands that stop are never refused.
+        ``refuse_next(0)`` cancels what is left.
         """
         if count < 0:
             raise ValueError(f"cannot refuse {count} commands")
-        if code is AckCode.OK:
-            raise ValueError("a refusal needs an ACK code other than OK")
         self._refusals = count
-        self._refusal_code = code
 
     @property
     def refusals_left(self) -> int:
@@ -235,13 +231,13 @@ class BaseFirmware(FirmwareCore):
         if not seconds >= 0:
             raise ValueError(f"auto-off after {seconds} s: expected 0 or more seconds")
 
-    def _take_refusal(self) -> AckCode | None:
-        """Use up one injected refusal, if any is left: the code to refuse with."""
+    def _take_refusal(self) -> bool:
+        """Use up one injected refusal, if any is left: whether to refuse this command."""
         if self._refusals <= 0:
-            return None
+            return False
         self._refusals -= 1
         _LOG.info("%s: refusing a command (injected fault)", self.profile.name)
-        return self._refusal_code
+        return True
 
 
 __all__ = [

@@ -12,19 +12,17 @@ from typing import ClassVar, Final, Protocol
 
 from massagectl.errors import ProfileError
 from massagectl.profiles import BuiltinProgram, Profile, all_profiles, get_profile
-from massagectl.protocols.omp import AckCode, Fault
 
 from .firmware_state import FirmwareState
 from .lies import Lies
 from .recording import CommandRecord, Recording
+from .sim_faults import NO_FAULTS, SimFault
 from .thermal import ThermalModel
 
 _LOG = logging.getLogger(__name__)
 
 #: OVERHEAT clears once the temperature has fallen this far below ``max_temp_c``.
 OVERHEAT_HYSTERESIS_C: Final = 5.0
-#: The faults that a command the device accepts clears.
-CLEARED_BY_COMMAND: Final = Fault.WATCHDOG_STOP | Fault.AUTO_OFF
 #: More events than this at one instant means two events keep re-arming each other: a bug.
 _MAX_EVENTS_AT_ONE_TIME: Final = 10_000
 
@@ -105,7 +103,6 @@ class FirmwareCore:
         # auto_off_in(): when the running activity period ends, ahead of its normal auto-off.
         self._auto_off_due: float | None = None
         self._refusals = 0
-        self._refusal_code = AckCode.REFUSED_FAULT
         #: What the device reports instead of the truth (see :mod:`.lies`).
         self.lies = Lies()
 
@@ -133,8 +130,9 @@ class FirmwareCore:
     def _motor_blocked(self) -> bool:
         """Whether the motor may not start now (stalled, or the battery is empty)."""
         faults = self.state.faults
-        # (A flag test costs more than the rest: most of the time there is no fault at all.)
-        return (faults != 0 and Fault.MOTOR in faults) or self._battery_empty()
+        # (A flag test costs more than the rest: most of the time there is no fault at all, and
+        # the identity test is only a shortcut, an equal empty set falls through to the test.)
+        return (faults is not NO_FAULTS and SimFault.MOTOR in faults) or self._battery_empty()
 
     def _program(self, index: int) -> BuiltinProgram:
         return self.profile.capabilities.programs[index - 1]
@@ -157,11 +155,9 @@ class FirmwareCore:
         self.state.heat = 0
         self._end_program()
 
-    def _record(
-        self, name: str, value: int | None, answer: str, ack: AckCode | None = None
-    ) -> None:
+    def _record(self, name: str, value: int | None, answer: str) -> None:
         """Note a command received now (protocols without sequence numbers use SEQ 0)."""
-        self.timeline.record_command(CommandRecord(self._t, name, 0, value, ack, answer))
+        self.timeline.record_command(CommandRecord(self._t, name, 0, value, None, answer))
 
     def _status_wanted(self) -> bool:
         """Whether the periodic status runs now."""
@@ -284,7 +280,7 @@ class FirmwareCore:
 
     def _heater_events(self, events: list[_Event]) -> None:
         faults = self.state.faults
-        if faults != 0 and Fault.OVERHEAT in faults:
+        if faults is not NO_FAULTS and SimFault.OVERHEAT in faults:
             dt = self.thermal.time_until_below(self._overheat_clear_c())
             if dt is not None:
                 events.append((self._t + dt, 5, "cooled down", self._on_cooled))
@@ -297,7 +293,8 @@ class FirmwareCore:
         s, faults = self.state, self.state.faults
         rate = self._drain_per_s()
         low = float(self.profile.simulation.low_battery_pct)
-        if (faults == 0 or Fault.LOW_BATTERY not in faults) and (battery_pct <= low or rate > 0):
+        not_low_yet = faults is NO_FAULTS or SimFault.LOW_BATTERY not in faults
+        if not_low_yet and (battery_pct <= low or rate > 0):
             dt = max(0.0, (battery_pct - low) / rate) if battery_pct > low else 0.0
             events.append((self._t + dt, 6, "low battery", self._on_low_battery))
         if s.active and (battery_pct <= 0.0 or rate > 0):
@@ -321,12 +318,12 @@ class FirmwareCore:
     def _on_watchdog(self) -> None:
         _LOG.info("%s: watchdog ran out, stopping", self.profile.name)
         self._stop_all()
-        self.state.faults |= Fault.WATCHDOG_STOP
+        self.state.faults |= SimFault.WATCHDOG_STOP
 
     def _on_auto_off(self) -> None:
         _LOG.info("%s: auto-off after continuous activity, stopping", self.profile.name)
         self._stop_all()
-        self.state.faults |= Fault.AUTO_OFF
+        self.state.faults |= SimFault.AUTO_OFF
         self._auto_off_due = None
 
     def _on_overheat(self) -> None:
@@ -337,7 +334,7 @@ class FirmwareCore:
             self.state.temperature_c = limit
         _LOG.warning("%s: heater reached %.1f °C, cutting heat", self.profile.name, limit)
         self.state.heat = 0
-        self.state.faults |= Fault.OVERHEAT
+        self.state.faults |= SimFault.OVERHEAT
 
     def _on_cooled(self) -> None:
         clear = self._overheat_clear_c()
@@ -345,7 +342,7 @@ class FirmwareCore:
             self.thermal.set_temperature(clear)
             self.state.temperature_c = clear
         _LOG.info("%s: heater cooled to %.1f °C, OVERHEAT cleared", self.profile.name, clear)
-        self.state.faults &= ~Fault.OVERHEAT
+        self.state.faults &= ~SimFault.OVERHEAT
 
     def _on_low_battery(self) -> None:
         s = self.state
@@ -353,7 +350,7 @@ class FirmwareCore:
         if s.battery_pct is not None and s.battery_pct > low:
             s.battery_pct = low
         _LOG.info("%s: battery low", self.profile.name)
-        s.faults |= Fault.LOW_BATTERY
+        s.faults |= SimFault.LOW_BATTERY
 
     def _on_battery_empty(self) -> None:
         _LOG.warning("%s: battery empty, stopping", self.profile.name)
@@ -362,7 +359,7 @@ class FirmwareCore:
 
     # --- output ------------------------------------------------------------------------------
 
-    def _core_key(self) -> tuple[int, int, int, Fault]:
+    def _core_key(self) -> tuple[int, int, int, SimFault]:
         s = self.state
         return (s.speed, s.heat, s.program, s.faults)
 

@@ -59,7 +59,8 @@ from massagectl.protocols.lovense import (
     parse_command,
 )
 
-from .firmware_base import CLEARED_BY_COMMAND, BaseFirmware
+from .firmware_base import BaseFirmware
+from .sim_faults import CLEARED_BY_COMMAND
 
 _LOG = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class LovenseFirmware(BaseFirmware):
     def _vibrate(self, level: int | None) -> DeviceAnswer:
         if level is None or (level > 0 and self._motor_blocked()):
             return Err()
-        if level > 0 and self._take_refusal() is not None:
+        if level > 0 and self._take_refusal():
             return Err()
         self._end_program()
         self.state.speed = level
@@ -146,7 +147,7 @@ class LovenseFirmware(BaseFirmware):
                 self._end_program()
                 self.state.speed = 0
             return Ok()
-        if self._motor_blocked() or self._take_refusal() is not None:
+        if self._motor_blocked() or self._take_refusal():
             return Err()
         self._start_program(index)
         return Ok()

@@ -47,7 +47,6 @@ from collections.abc import Hashable
 from typing import Final
 
 from massagectl.profiles import Profile
-from massagectl.protocols.omp import Fault
 from massagectl.protocols.rongtai import (
     MANUAL_PROGRAM,
     TECHNIQUE_KEYS,
@@ -60,7 +59,8 @@ from massagectl.protocols.rongtai import (
     Technique,
 )
 
-from .firmware_base import CLEARED_BY_COMMAND, BaseFirmware
+from .firmware_base import BaseFirmware
+from .sim_faults import CLEARED_BY_COMMAND, SimFault
 
 _LOG = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class RongTaiFirmware(BaseFirmware):
         self.state.last_frame_at = self._t
         k = press.known
         name = k.name if k is not None else f"0x{press.key:02x}"
-        refused = k is not None and not self._stops(k) and self._take_refusal() is not None
+        refused = k is not None and not self._stops(k) and self._take_refusal()
         cause = self._press(k) if k is not None and not refused else None
         if cause is None:
             _LOG.info("%s: key %s ignored", self.profile.name, name)
@@ -256,7 +256,7 @@ class RongTaiFirmware(BaseFirmware):
         if s.heat:
             s.heat = 0
             return "SET_HEAT"
-        if Fault.OVERHEAT in s.faults:
+        if SimFault.OVERHEAT in s.faults:
             return None
         if not self._on:
             self._power_on()
@@ -321,7 +321,7 @@ class RongTaiFirmware(BaseFirmware):
     def _on_auto_off(self) -> None:
         _LOG.info("%s: session over, standby", self.profile.name)
         self._standby()
-        self.state.faults |= Fault.AUTO_OFF
+        self.state.faults |= SimFault.AUTO_OFF
 
     def _on_motor_fault(self) -> None:
         super()._on_motor_fault()

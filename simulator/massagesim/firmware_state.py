@@ -7,9 +7,9 @@ so that every change goes through the same rules and lands in the timeline.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from massagectl.protocols.omp import Fault
+from .sim_faults import NO_FAULTS, SimFault
 
 
 @dataclass(slots=True)
@@ -30,8 +30,9 @@ class FirmwareState:
     temperature_c: float = 22.0
     #: Battery charge in percent; None for a mains-powered device.
     battery_pct: float | None = None
-    #: Fault bits as STATUS reports them.
-    faults: Fault = field(default_factory=lambda: Fault(0))
+    #: The faults the device is in, in the simulator's own terms (each protocol reports them
+    #: in its own, see :mod:`massagesim.sim_faults`).
+    faults: SimFault = NO_FAULTS
     #: Clock time continuous activity began (for auto-off), None while idle.
     active_since: float | None = None
     #: Clock time of the last valid frame from the host (feeds the watchdog), None before any.

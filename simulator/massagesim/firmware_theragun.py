@@ -39,7 +39,8 @@ from massagectl.protocols.theragun import (
     TheragunVersion,
 )
 
-from .firmware_base import CLEARED_BY_COMMAND, BaseFirmware
+from .firmware_base import BaseFirmware
+from .sim_faults import CLEARED_BY_COMMAND
 
 _LOG = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class TheragunFirmware(BaseFirmware):
             _LOG.info("%s: motor cannot start (fault or empty battery)", self.profile.name)
             self._record("SET_SPEED", rpm, "ignored")
             return
-        if rpm > 0 and self._take_refusal() is not None:
+        if rpm > 0 and self._take_refusal():
             self._record("SET_SPEED", rpm, "ignored")
             return
         self.state.speed = rpm

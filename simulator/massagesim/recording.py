@@ -14,9 +14,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from massagectl.protocols.omp import AckCode, Fault
+from massagectl.protocols.omp import AckCode
 
 from .firmware_state import FirmwareState
+from .sim_faults import SimFault
 
 _LOG = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class StateSnapshot:
     speed: int
     heat: int
     program: int
-    faults: Fault
+    faults: SimFault
     temperature_c: float
     battery_pct: float | None
     #: What caused the change: a command name, ``"program step"``, ``"watchdog"``, ...

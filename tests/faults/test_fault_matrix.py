@@ -27,7 +27,6 @@ import pytest
 
 from massagectl.errors import LinkLost
 from massagectl.programs.events import event_name
-from massagectl.protocols.omp import AckCode
 from massagesim import SimulatedDevice
 
 from .harness import EASE_AT, PROGRAM_S, FaultRun, Inject, Link, Phase, run_with_fault
@@ -128,7 +127,7 @@ def mute(d: SimulatedDevice) -> None:
 
 
 def refuse(d: SimulatedDevice) -> None:
-    d.faults.refuse_next(1, AckCode.REFUSED_FAULT)
+    d.faults.refuse_next(1)
 
 
 def overheat(d: SimulatedDevice) -> None:

@@ -22,7 +22,7 @@ from massagectl.protocols.omp import (
     OmpHost,
     Status,
 )
-from massagesim import FaultSpec, SimulatedDevice, parse_fault
+from massagesim import FaultSpec, OmpFirmware, SimFault, SimulatedDevice, parse_fault
 
 from ..sim.helpers import ManualClock
 
@@ -157,7 +157,9 @@ def test_a_late_answer_needs_a_running_event_loop() -> None:
 
 def test_omp_refuses_what_starts_something_with_the_chosen_code_but_never_a_stop() -> None:
     device, host, received = omp_device()
-    device.faults.refuse_next(2, AckCode.BAD_VALUE)
+    firmware = device.firmware
+    assert isinstance(firmware, OmpFirmware)
+    firmware.refuse_next(2, AckCode.BAD_VALUE)  # OMP/1's own refusal: it picks the ACK code
     feed(device, host.set_speed(3).wire)
     feed(device, host.stop().wire)  # a stop is obeyed, and uses up no refusal
     feed(device, host.set_heat(1).wire)
@@ -200,8 +202,10 @@ def test_each_family_refuses_in_its_own_way() -> None:
 
 def test_a_refusal_needs_a_refusing_code() -> None:
     device, _, _ = omp_device()
+    firmware = device.firmware
+    assert isinstance(firmware, OmpFirmware)
     with pytest.raises(ValueError, match="other than OK"):
-        device.faults.refuse_next(1, AckCode.OK)
+        firmware.refuse_next(1, AckCode.OK)
 
 
 # --- the device's own faults -------------------------------------------------------------------
@@ -212,7 +216,7 @@ def test_overheat_cuts_the_heat_at_once() -> None:
     feed(device, host.set_heat(2).wire)
     device.faults.overheat()
     assert device.state.heat == 0
-    assert Fault.OVERHEAT in device.state.faults
+    assert SimFault.OVERHEAT in device.state.faults
     with pytest.raises(ValueError, match="no heater cut-out"):
         SimulatedDevice("theragun-pro").faults.overheat()
 
@@ -244,7 +248,7 @@ def test_set_auto_off_changes_the_limit_and_a_device_without_one_gets_none() -> 
     device.faults.set_auto_off(30)
     feed(device, OmpHost().set_speed(3).wire)
     keep_fed(device, clock, 30)
-    assert device.state.faults == Fault.AUTO_OFF
+    assert device.state.faults == SimFault.AUTO_OFF
     with pytest.raises(ValueError, match="no auto-off"):
         SimulatedDevice("lovense-domi").faults.set_auto_off(30)
 
@@ -260,14 +264,14 @@ def test_a_chairs_auto_off_ends_its_session() -> None:
     clock.advance(10)
     chair.tick()
     assert not chair.state.active
-    assert Fault.AUTO_OFF in chair.state.faults
+    assert SimFault.AUTO_OFF in chair.state.faults
 
 
 def test_low_battery_goes_to_the_profiles_level_and_mains_devices_have_none() -> None:
     device, _, _ = omp_device("omp-neck-rest")
     device.faults.low_battery()
     assert device.state.battery_pct == 15
-    assert Fault.LOW_BATTERY in device.state.faults
+    assert SimFault.LOW_BATTERY in device.state.faults
     with pytest.raises(ValueError, match="not battery powered"):
         SimulatedDevice("omp-wand-heat").faults.low_battery()
 
@@ -281,7 +285,7 @@ def test_clear_ends_link_faults_and_refusals_but_not_the_physical_ones() -> None
     device.faults.clear()
     feed(device, host.set_heat(1).wire)
     assert [m for m in host.receive(bytes(received)) if isinstance(m, Ack)] == [Ack(1, AckCode.OK)]
-    assert Fault.MOTOR in device.state.faults
+    assert SimFault.MOTOR in device.state.faults
 
 
 # --- ``--fault NAME[=VALUE][@SECONDS]`` --------------------------------------------------------
@@ -336,7 +340,7 @@ async def test_a_plan_injects_each_fault_at_its_time_on_the_devices_clock() -> N
     assert applied == [("mute", 0.0), ("refuse=2@2", 2.0), ("motor@5", 5.0)]
     assert device.faults.link.muted
     assert device.firmware.refusals_left == 2
-    assert Fault.MOTOR in device.state.faults
+    assert SimFault.MOTOR in device.state.faults
 
 
 def test_omp_frames_sent_again_are_answered_again_not_applied() -> None:

@@ -29,9 +29,8 @@ from massagectl.programs.scheduler import (
     device_range,
 )
 from massagectl.programs.timeline import Change, Levels, Timeline
-from massagectl.protocols.omp import Fault
 from massagectl.transports.inprocess import InProcessTransport
-from massagesim import SimulatedDevice
+from massagesim import NO_FAULTS, SimulatedDevice
 from massagesim.recording import CommandRecord, StateSnapshot
 
 from .compare import compare
@@ -145,7 +144,7 @@ MIXED = program(
 
 
 def snap(t: float, speed: int, heat: int = 0, cause: str = "SET_SPEED") -> StateSnapshot:
-    return StateSnapshot(t, speed, heat, 0, Fault(0), 22.0, None, cause)
+    return StateSnapshot(t, speed, heat, 0, NO_FAULTS, 22.0, None, cause)
 
 
 PLANNED = [

@@ -8,7 +8,7 @@ import pytest
 
 from massagectl.clock import ScaledClock
 from massagectl.protocols.omp import Ack, AckCode, Fault, Info, OmpHost, Status
-from massagesim import SimulatedDevice, StateSnapshot
+from massagesim import SimFault, SimulatedDevice, StateSnapshot
 
 from .helpers import ManualClock, messages, statuses
 
@@ -100,7 +100,7 @@ def test_handle_changes_reach_the_host() -> None:
 def test_battery_handle_is_for_battery_devices() -> None:
     dev = SimulatedDevice("omp-neck-rest", ManualClock())
     dev.set_battery(10)
-    assert Fault.LOW_BATTERY in dev.state.faults
+    assert SimFault.LOW_BATTERY in dev.state.faults
     with pytest.raises(ValueError, match="not battery powered"):
         SimulatedDevice("omp-heat-pad", ManualClock()).set_battery(10)
 

@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 from massagectl.profiles import get_profile
 from massagectl.protocols import lovense as lv
-from massagectl.protocols.omp import Fault
-from massagesim import LovenseFirmware, SimulatedDevice
+from massagesim import LovenseFirmware, SimFault, SimulatedDevice
 
 from .helpers import ManualClock
 
@@ -154,7 +153,7 @@ def test_a_stalled_motor_refuses_vibration_and_patterns() -> None:
     fw = LovenseFirmware("lovense-domi", 0.0)
     fw.receive(b"Preset:1;", 0.0)
     fw.inject_motor_fault(0.2)
-    assert (fw.state.speed, fw.state.program, fw.state.faults) == (0, 0, Fault.MOTOR)
+    assert (fw.state.speed, fw.state.program, fw.state.faults) == (0, 0, SimFault.MOTOR)
     assert fw.receive(b"Vibrate:3;Preset:1;Vibrate:0;", 0.3) == b"ERR;ERR;OK;"
 
 

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from massagectl.protocols.omp import AckCode, Fault, Status
+from massagesim import NO_FAULTS, SimFault
 
 from .helpers import Bench, ack_code, answer, make_profile, statuses
 
@@ -36,19 +37,19 @@ def test_watchdog_does_not_apply_to_an_idle_device() -> None:
     bench = Bench("omp-percussion-pro")
     bench.send(bench.host.hello())
     assert bench.tick(100.0) == []
-    assert bench.fw.state.faults == Fault(0)
+    assert bench.fw.state.faults == NO_FAULTS
 
 
 def test_watchdog_stop_clears_on_the_next_accepted_command_only() -> None:
     bench = Bench("omp-wand-heat")
     bench.send(bench.host.set_heat(1), 0.0)
     bench.tick(5.0)
-    assert bench.fw.state.faults == Fault.WATCHDOG_STOP
+    assert bench.fw.state.faults == SimFault.WATCHDOG_STOP
     # Reading the status, pinging or a refused command leave the fault for the host to see.
     bench.send(bench.host.get_status(), 6.0)
     bench.send(bench.host.ping(), 6.1)
     bench.send(bench.host.set_speed(99), 6.2)
-    assert bench.fw.state.faults == Fault.WATCHDOG_STOP
+    assert bench.fw.state.faults == SimFault.WATCHDOG_STOP
     msgs = bench.send(bench.host.set_speed(2), 6.3)
     assert ack_code(msgs) == AckCode.OK
     assert statuses(msgs)[-1].faults == Fault(0)
@@ -70,7 +71,7 @@ def test_auto_off_stops_after_continuous_activity() -> None:
     assert (last.t, last.cause) == (900.0, "auto-off")
     # AUTO_OFF clears on the next accepted command, and a new activity period starts.
     bench.send(bench.host.set_speed(3), 903.0)
-    assert bench.fw.state.faults == Fault(0)
+    assert bench.fw.state.faults == NO_FAULTS
     assert bench.fw.status(0).remaining_s == 900
 
 
@@ -92,15 +93,15 @@ def test_overheat_cuts_heat_refuses_heat_and_clears_5_degrees_below() -> None:
     bench.fw.set_temperature(61.0, 1.0)
     s = bench.fw.state
     assert (s.heat, s.speed) == (0, 4)  # the heater is cut, the motor keeps going
-    assert Fault.OVERHEAT in s.faults
+    assert SimFault.OVERHEAT in s.faults
     assert ack_code(bench.send(bench.host.set_heat(1), 1.5)) == AckCode.REFUSED_FAULT
     assert ack_code(bench.send(bench.host.set_heat(0), 1.6)) == AckCode.OK
     # It cools towards 22 °C and OVERHEAT clears at 55 °C, at the time the model says.
     cleared_at = 1.0 + 90 * math.log((61 - 22) / (55 - 22))
     bench.keepalive(until=cleared_at - 0.5, every=1.0)
-    assert Fault.OVERHEAT in s.faults
+    assert SimFault.OVERHEAT in s.faults
     msgs = bench.keepalive(until=cleared_at + 1.0, every=1.0)
-    assert Fault.OVERHEAT not in s.faults
+    assert SimFault.OVERHEAT not in s.faults
     assert statuses(msgs)[-1].faults == Fault(0)
     change = bench.fw.timeline.states()[-1]
     assert change.cause == "cooled down"
@@ -158,14 +159,14 @@ def test_low_battery_fault_then_empty_battery_stops_the_device() -> None:
     # Run it flat: the device stops at 0 % and will not start again.
     t = bench.t
     bench.fw.set_battery(1.0, t)
-    assert Fault.LOW_BATTERY in bench.fw.state.faults
+    assert SimFault.LOW_BATTERY in bench.fw.state.faults
     bench.keepalive(until=t + 1 / rate + 1.0, every=1.0)
     assert bench.fw.state.battery_pct == 0.0
     assert not bench.fw.state.active
     assert ack_code(bench.send(bench.host.set_speed(1))) == AckCode.REFUSED_FAULT
     # A charged battery clears LOW_BATTERY.
     bench.fw.set_battery(90.0, bench.t)
-    assert Fault.LOW_BATTERY not in bench.fw.state.faults
+    assert SimFault.LOW_BATTERY not in bench.fw.state.faults
     assert ack_code(bench.send(bench.host.set_speed(1))) == AckCode.OK
 
 

@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 from massagectl.errors import ProfileError
 from massagectl.protocols import theragun as tg
-from massagectl.protocols.omp import Fault
-from massagesim import OmpFirmware, SimulatedDevice, TheragunFirmware
+from massagesim import NO_FAULTS, OmpFirmware, SimFault, SimulatedDevice, TheragunFirmware
 from massagesim.firmware_theragun import FIRMWARE_VERSION
 
 from .helpers import ManualClock
@@ -130,7 +129,7 @@ def test_a_stalled_motor_stops_and_refuses_to_start_until_repaired() -> None:
     fw = TheragunFirmware("theragun-pro", 0.0)
     fw.receive(tg.set_speed(2000), 0.0)
     assert notes(fw.inject_motor_fault(1.0)) == [tg.TheragunStatus(False, 0)]
-    assert fw.state.faults == Fault.MOTOR
+    assert fw.state.faults == SimFault.MOTOR
     assert fw.receive(tg.set_speed(2000), 2.0) == b""
     fw.clear_motor_fault(3.0)
     assert notes(fw.receive(tg.set_speed(2000), 4.0)) == [tg.TheragunStatus(True, 2000)]
@@ -155,7 +154,7 @@ def test_there_is_no_watchdog() -> None:
     fw.receive(tg.set_speed(2000), 0.0)
     fw.tick(600.0)
     assert fw.state.speed == 2000
-    assert fw.state.faults & ~Fault.LOW_BATTERY == Fault(0)
+    assert fw.state.faults & ~SimFault.LOW_BATTERY == NO_FAULTS
 
 
 def test_firmwares_refuse_profiles_of_other_protocols() -> None:
