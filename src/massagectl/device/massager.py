@@ -44,7 +44,7 @@ from ..transports.base import Transport
 from .command_queue import CommandQueue
 from .listeners import Listeners
 from .safety_guard import SafetyGuard
-from .values import check_range, heat_level, speed_level
+from .range_checks import check_range, heat_level, speed_level
 
 __all__ = ["STOP_ON_EXIT_TIMEOUT_S", "DriverFactory", "Massager"]
 
