@@ -43,8 +43,8 @@ from ..safety.memory import SafetyMemory
 from ..transports.base import Transport
 from .command_queue import CommandQueue
 from .listeners import Listeners
-from .safety_guard import SafetyGuard
 from .range_checks import check_range, heat_level, speed_level
+from .safety_guard import SafetyGuard
 
 __all__ = ["STOP_ON_EXIT_TIMEOUT_S", "DriverFactory", "Massager"]
 
