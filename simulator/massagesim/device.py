@@ -1,5 +1,12 @@
 """A simulated massager in process: firmware, state and timeline, its own time, and a test handle.
 
+Three parts, as a fake device for tests is best split: the state (:class:`FirmwareState`, what
+the device is doing), the protocol service (the firmware, which speaks the protocol's device side
+over the state), and the test-facing handle, :class:`SimulatedDevice`, through which a test or a
+user's own program reads the state and the recording and changes what the physical world would
+change (temperature, battery, a stalled motor, a lie, a dropped link, a fault). Tests go through
+the handle; the firmware is reached only to check what the protocol itself says.
+
 :class:`SimulatedDevice` is what tests and ``sim:`` addresses use. It owns one firmware, picked
 by the profile's protocol (:func:`~massagesim.firmware_registry.make_firmware`: OMP/1, Theragun,
 Lovense or RongTai), and reads its clock for it; a host talks to it through
@@ -28,6 +35,7 @@ from .firmware import OmpFirmware
 from .firmware_base import BaseFirmware, simulatable_profile
 from .firmware_registry import make_firmware
 from .firmware_state import FirmwareState
+from .lies import Lies
 from .recording import Recording, StateSnapshot
 from .thermal import ThermalModel
 
@@ -260,6 +268,17 @@ class SimulatedDevice:
                 await task
 
     # --- test-facing handle ------------------------------------------------------------------
+
+    @property
+    def lies(self) -> Lies:
+        """What the device reports instead of the truth (None fields: the truth); see
+        :mod:`massagesim.lies`."""
+        return self.firmware.lies
+
+    @property
+    def refusals_left(self) -> int:
+        """How many more commands the device will refuse (``faults.refuse_next``)."""
+        return self.firmware.refusals_left
 
     def set_temperature(self, celsius: float) -> None:
         """Put the heater element at a temperature now (at or above max_temp_c: overheat)."""

@@ -3,7 +3,7 @@
 A broken sensor, a firmware bug or a device that is not the model its profile describes can
 report what cannot be: speed 255 of 10, 900 °C, a battery at 250 %, fault bits the protocol does
 not define. :class:`Lies` holds what the firmware says instead; every firmware has one as
-``firmware.lies`` (``device.firmware.lies`` of a :class:`~massagesim.SimulatedDevice`), and puts
+``firmware.lies`` (``device.lies`` on the :class:`~massagesim.SimulatedDevice` handle), and puts
 it into each status it sends. The device itself goes on as before: it obeys the host, and its
 own record (the timeline, ``massagectl sim``'s state lines) keeps the truth.
 

@@ -1,6 +1,6 @@
 """A device that reports what cannot be, on every family whose messages can carry it.
 
-The simulated device obeys the host, but its status lies (``device.firmware.lies``): an OMP/1
+The simulated device obeys the host, but its status lies (``device.lies``): an OMP/1
 STATUS with speed 255 of 10 or 900 °C, a Theragun gun at 9999 rpm, a RongTai chair at speed 7
 or in program 9, a Lovense battery at 250 %. Each is a device fault: a run ends with the
 device stopped (by its own record), naming the value; ``Massager.status()`` raises. The BLE
@@ -34,7 +34,7 @@ AT_REST_WITHIN_S = 1.5
 def _lie(**lies: float) -> Inject:
     def inject(device: SimulatedDevice) -> None:
         for field, value in lies.items():
-            setattr(device.firmware.lies, field, value)
+            setattr(device.lies, field, value)
 
     return inject
 

@@ -168,7 +168,7 @@ def test_omp_refuses_what_starts_something_with_the_chosen_code_but_never_a_stop
     assert [a.code for a in acks] == [AckCode.BAD_VALUE, AckCode.OK, AckCode.BAD_VALUE, AckCode.OK]
     assert (device.state.speed, device.state.heat) == (0, 1)
     assert device.faults.link.garbled == 0
-    assert device.firmware.refusals_left == 0
+    assert device.refusals_left == 0
 
 
 def test_each_family_refuses_in_its_own_way() -> None:
@@ -197,7 +197,7 @@ def test_each_family_refuses_in_its_own_way() -> None:
     assert chair.state.speed == 0
     feed(chair, rt.key(rt.Key.HEAT))  # heat off stops something: obeyed
     assert chair.state.heat == 0
-    assert chair.firmware.refusals_left == 4
+    assert chair.refusals_left == 4
 
 
 def test_a_refusal_needs_a_refusing_code() -> None:
@@ -339,7 +339,7 @@ async def test_a_plan_injects_each_fault_at_its_time_on_the_devices_clock() -> N
     await device.faults.play(plan, lambda spec, t: applied.append((spec.text, t)))
     assert applied == [("mute", 0.0), ("refuse=2@2", 2.0), ("motor@5", 5.0)]
     assert device.faults.link.muted
-    assert device.firmware.refusals_left == 2
+    assert device.refusals_left == 2
     assert SimFault.MOTOR in device.state.faults
 
 

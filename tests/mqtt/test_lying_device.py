@@ -21,7 +21,7 @@ async def test_a_device_that_reports_a_speed_it_cannot_have_is_stopped_and_refus
 
         # From now on its STATUS says speed 255 of 10: the gateway's next poll hears it, and
         # the device is stopped though no run is there to end.
-        sim.firmware.lies.speed = 255
+        sim.lies.speed = 255
         await eventually(lambda: not sim.state.active, "the lying device stopped", within=WAIT_S)
         state = await r.obs.wait_json(r.run.device("wand").state, faults=["BAD_REPORT"])
         assert state["faults"] == ["BAD_REPORT"]
@@ -34,7 +34,7 @@ async def test_a_device_that_reports_a_speed_it_cannot_have_is_stopped_and_refus
 
         # Once it makes sense again, it takes commands as before.
         since = r.obs.mark()
-        sim.firmware.lies.speed = None
+        sim.lies.speed = None
         await r.obs.wait_json(r.run.device("wand").state, since=since, faults=[])
         await r.ok("wand", {"speed_level": 2})
         assert sim.state.speed == 2
