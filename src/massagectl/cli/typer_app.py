@@ -235,10 +235,11 @@ def show(
         typer.Option("--plot", help="Also draw speed and heat over time to FILE.png or FILE.svg."),
     ] = None,
     profile: ProfileOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     from .program_commands import show_command
 
-    _guard(runner.run(show_command(program, plot=plot, profile=profile)))
+    _guard(runner.run(show_command(program, plot=plot, profile=profile, as_json=as_json)))
 
 
 @_command("check")
@@ -249,10 +250,11 @@ def check(
         typer.Option("--device", "-d", help="Fit the program to this device (its INFO is read)."),
     ] = None,
     profile: ProfileOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     from .program_commands import check_command
 
-    _guard(runner.run(check_command(file, device=device, profile=profile)))
+    _guard(runner.run(check_command(file, device=device, profile=profile, as_json=as_json)))
 
 
 @_command("run")
