@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 #: explicit ``--`` go to typer, which handles them the same way, only more slowly.
 _HELP_ARGS = ((), ("--help",), ("-h",))
 
+#: The argument lists that print the version, as fast as the help.
+_VERSION_ARGS = (("--version",), ("-V",))
+
 #: Set by a shell asking for completions: typer answers those, even for a bare ``massagectl``.
 _COMPLETE_VAR = "_MASSAGECTL_COMPLETE"
 
@@ -35,6 +38,12 @@ def main() -> None:
         sys.stdout.write(top_level_help(_prog_name(), _width()))
         sys.stdout.flush()
         raise SystemExit(0 if args else _EXIT_NO_COMMAND)
+    if args in _VERSION_ARGS and _COMPLETE_VAR not in os.environ:
+        from .summaries import version_line
+
+        sys.stdout.write(version_line() + "\n")
+        sys.stdout.flush()
+        raise SystemExit(0)
     # Before the slow imports: Ctrl-C or SIGTERM during them ends the process in one line.
     from .signals import install
 
@@ -48,7 +57,10 @@ def top_level_help(prog: str, width: int = 80) -> str:
     """``massagectl --help`` as plain text ``width`` columns wide."""
     from .summaries import APP_HELP, COMMANDS, GLOBAL_OPTIONS
 
-    options = [(f"{short}, {long}", text) for long, short, text in GLOBAL_OPTIONS]
+    # Aligned as click aligns them: a long name without a short one stands at the left edge.
+    options = [
+        (f"{short}, {long}" if short else long, text) for long, short, text in GLOBAL_OPTIONS
+    ]
     parts = [
         f"Usage: {prog} [OPTIONS] COMMAND [ARGS]...\n",
         "\n",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from ..address import parse_address
+from ..address import DeviceAddress, parse_address
 from ..errors import UsageError
 from ..profiles import Profile, get_profile
 from ..programs.check import (
@@ -53,7 +53,9 @@ async def programs_command() -> None:
     _console().print(programs_table(all_programs()))
 
 
-async def show_command(program_ref: str, *, plot: str | None, profile: str | None) -> None:
+async def show_command(
+    program_ref: str, *, plot: str | None, profile: str | None, as_json: bool = False
+) -> None:
     """``massagectl show``: the steps as a table, and optionally a plot."""
     with exit_at_once():  # only files are read: a stop signal need not wait for the parse
         program = get_program(program_ref)
@@ -66,6 +68,9 @@ async def show_command(program_ref: str, *, plot: str | None, profile: str | Non
         if Path(plot).suffix.lower() not in PLOT_SUFFIXES:
             raise UsageError(f"--plot {plot!r}: write a .png or .svg file")
     report = analyse(program, device)
+    if as_json:
+        _show_as_json(program, report, prof.name, plot)
+        return
     console = _console()
     _print_header(program, console)
     console.print(f"levels on {prof.name}: {device_text(device)}")
@@ -77,7 +82,21 @@ async def show_command(program_ref: str, *, plot: str | None, profile: str | Non
         console.print(f"plot written to {plot}")
 
 
-async def check_command(file: str, *, device: str | None, profile: str | None) -> None:
+def _show_as_json(program: Program, report: CheckReport, where: str, plot: str | None) -> None:
+    import json
+
+    from .program_json import show_json
+
+    if plot is not None:
+        from ..programs.plot import plot_program
+
+        plot_program(program, report.device, Path(plot), device_name=where)
+    print(json.dumps(show_json(report, where, plot), indent=2), flush=True)
+
+
+async def check_command(
+    file: str, *, device: str | None, profile: str | None, as_json: bool = False
+) -> None:
     """``massagectl check``: validate, then fit the program to a device or a profile."""
     if device is not None and profile is not None:
         raise UsageError("check: give --device or --profile, not both")
@@ -89,6 +108,9 @@ async def check_command(file: str, *, device: str | None, profile: str | None) -
         program = get_program(file)
         if addr is not None:
             load_user_limits()  # as in `run`: refused before the device hears a byte
+    if as_json:
+        await _check_as_json(program, addr, prof)
+        return
     steps = flatten(program)
     print(
         f"ok: {program.name}, {len(steps)} step{'s' if len(steps) != 1 else ''}, "
@@ -125,6 +147,30 @@ async def check_command(file: str, *, device: str | None, profile: str | None) -
     # What the safety envelope will cut, counted as a run counts it.
     for line in envelope_report(Timeline(program, rng), rng, limits):
         console.print(f"safety: {line}")
+
+
+async def _check_as_json(
+    program: Program, addr: DeviceAddress | None, prof: Profile | None
+) -> None:
+    import json
+
+    from .program_json import check_json
+
+    if addr is None and prof is None:
+        print(json.dumps(check_json(program, None, None, []), indent=2), flush=True)
+        return
+    if addr is not None:
+        from ..connection import connect
+        from ..programs.scheduler import device_range
+
+        async with connect(addr) as m:
+            rng, where, limits = device_range(m), m.name, m.envelope.limits
+    else:
+        assert prof is not None
+        rng, where, limits = profile_range(prof), prof.name, limits_for(prof)
+    report = analyse(program, rng)
+    safety = list(envelope_report(Timeline(program, rng), rng, limits))
+    print(json.dumps(check_json(program, report, where, safety), indent=2), flush=True)
 
 
 async def run_command(

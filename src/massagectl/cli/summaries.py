@@ -12,10 +12,32 @@ from __future__ import annotations
 #: The program's description, under the usage line.
 APP_HELP = "Control vibration, percussion and heat massagers, and simulate them."
 
-#: The global options, ``(long name, short name, help)``, in the order of the help.
+#: The global options, ``(long name, short name or "", help)``, in the order of the help.
 VERBOSE = ("--verbose", "-v", "More log.")
+VERSION = ("--version", "-V", "Show the version and exit.")
 HELP = ("--help", "-h", "Show this message and exit.")
-GLOBAL_OPTIONS: tuple[tuple[str, str, str], ...] = (VERBOSE, HELP)
+#: typer's own shell completion options (bash, zsh, fish), with typer's texts; no short names.
+INSTALL_COMPLETION = ("--install-completion", "", "Install completion for the current shell.")
+SHOW_COMPLETION = (
+    "--show-completion",
+    "",
+    "Show completion for the current shell, to copy it or customize the installation.",
+)
+GLOBAL_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    VERSION,
+    VERBOSE,
+    INSTALL_COMPLETION,
+    SHOW_COMPLETION,
+    HELP,
+)
+
+
+def version_line() -> str:
+    """What ``massagectl --version`` prints."""
+    from .. import __version__
+
+    return f"massagectl {__version__}"
+
 
 #: Every command, ``(name, one-line summary)``, in the order of the help. A command's summary is
 #: also the whole of its own ``--help`` description.
@@ -49,3 +71,10 @@ def summary(command: str) -> str:
         if name == command:
             return text
     raise KeyError(command)
+
+
+def print_version(asked: bool) -> None:
+    """The ``--version`` option's callback in the typer app: print the version and exit."""
+    if asked:
+        print(version_line())
+        raise SystemExit(0)

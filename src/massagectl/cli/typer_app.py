@@ -15,16 +15,21 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from ..errors import MassagectlError, UsageError
+from ..errors import MassagectlError
 from . import runner, summaries
 
 app = typer.Typer(
     name="massagectl",
     help=summaries.APP_HELP,
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": [summaries.HELP[1], summaries.HELP[0]]},
+    # click's plain help: no type tags, and long option texts wrapped rather than cut.
+    rich_markup_mode=None,
+    context_settings={
+        "help_option_names": [summaries.HELP[1], summaries.HELP[0]],
+        # As wide as the terminal: click's default stops at 80 columns.
+        "max_content_width": 200,
+    },
 )
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -32,7 +37,9 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 def _command(name: str) -> Callable[[_F], _F]:
     """Register a command under ``name`` with its summary from :mod:`.summaries`."""
-    return app.command(name, help=summaries.summary(name))
+    # The summary as the short help too: click would cut a long one with "..." in the list.
+    text = summaries.summary(name)
+    return app.command(name, help=text, short_help=text)
 
 
 DeviceOption = Annotated[
@@ -49,10 +56,24 @@ DeviceOption = Annotated[
 
 @app.callback()
 def _global(
+    version: Annotated[
+        bool,
+        typer.Option(
+            summaries.VERSION[0],
+            summaries.VERSION[1],
+            help=summaries.VERSION[2],
+            is_eager=True,
+            callback=summaries.print_version,
+        ),
+    ] = False,
     verbose: Annotated[
         int,
         typer.Option(
-            summaries.VERBOSE[0], summaries.VERBOSE[1], count=True, help=summaries.VERBOSE[2]
+            summaries.VERBOSE[0],
+            summaries.VERBOSE[1],
+            count=True,
+            help=summaries.VERBOSE[2],
+            show_default=False,
         ),
     ] = 0,
 ) -> None:
@@ -66,18 +87,18 @@ def _guard(fn_result: int) -> None:
 
 
 @_command("devices")
-def devices() -> None:
-    from rich.console import Console
-
-    from ..profiles import all_profiles
-    from .render import profiles_table
+def devices(
+    name: Annotated[
+        str | None, typer.Argument(help="A profile: show it in full.", metavar="NAME")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    from .listing_commands import devices_command
 
     try:
-        profiles = all_profiles()
+        devices_command(name, as_json=as_json)
     except MassagectlError as exc:
         runner.fail(str(exc), exc.exit_code)
-    # A pipe gets the whole table rather than rich's 80-column squeeze.
-    Console(width=None if sys.stdout.isatty() else 132).print(profiles_table(profiles))
 
 
 @_command("status")
@@ -191,7 +212,16 @@ ProfileOption = Annotated[
 
 
 @_command("programs")
-def programs() -> None:
+def programs(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    if as_json:
+        import json
+
+        from .listing_commands import programs_json
+
+        print(json.dumps(programs_json(), indent=2))
+        return
     from .program_commands import programs_command
 
     _guard(runner.run(programs_command()))
@@ -205,10 +235,11 @@ def show(
         typer.Option("--plot", help="Also draw speed and heat over time to FILE.png or FILE.svg."),
     ] = None,
     profile: ProfileOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     from .program_commands import show_command
 
-    _guard(runner.run(show_command(program, plot=plot, profile=profile)))
+    _guard(runner.run(show_command(program, plot=plot, profile=profile, as_json=as_json)))
 
 
 @_command("check")
@@ -219,10 +250,11 @@ def check(
         typer.Option("--device", "-d", help="Fit the program to this device (its INFO is read)."),
     ] = None,
     profile: ProfileOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     from .program_commands import check_command
 
-    _guard(runner.run(check_command(file, device=device, profile=profile)))
+    _guard(runner.run(check_command(file, device=device, profile=profile, as_json=as_json)))
 
 
 @_command("run")
@@ -407,8 +439,7 @@ def fleet(
 
 
 def main() -> None:
-    """Run the typer app on ``sys.argv``."""
-    try:
-        app()
-    except UsageError as exc:  # pragma: no cover - commands handle their own
-        runner.fail(str(exc), exc.exit_code)
+    """Run the typer app on ``sys.argv``; a usage error ends in one line and exit code 2."""
+    from .conventions import run_app
+
+    run_app(app)
