@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,9 +55,16 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown entries: {', '.join(unknown)} (known: {', '.join(chosen)})")
     results: list[Result] = []
-    for name in names:
-        print(f"bench: {name} ...", file=sys.stderr, flush=True)
-        results.append(chosen[name]())
+    with tempfile.TemporaryDirectory(prefix="massagectl-bench-") as home:
+        # The benchmarks drive devices (pseudo-terminals, simulators) thousands of times: they
+        # must neither fill the person's session journal nor count towards the safety limits
+        # remembered for a port (a /dev/pts/N is reused), nor be held back by the person's own
+        # safety.yaml. Every massagectl process started here inherits these.
+        os.environ["MASSAGECTL_JOURNAL"] = os.path.join(home, "journal.sqlite3")
+        os.environ["MASSAGECTL_CONFIG_DIR"] = os.path.join(home, "config")
+        for name in names:
+            print(f"bench: {name} ...", file=sys.stderr, flush=True)
+            results.append(chosen[name]())
     print(format_table(results))
     RESULTS.write_text(
         json.dumps(
